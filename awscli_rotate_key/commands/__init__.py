@@ -1,0 +1,23 @@
+"""The plugin's CLI commands. Imported only when the ``iam`` command table is built."""
+
+from __future__ import annotations
+
+import importlib
+
+# command name -> "module:class"; modules are imported only when the iam table is built.
+COMMANDS = {
+    "rotate-my-key": "awscli_rotate_key.commands.rotate:RotateMyKeyCommand",
+    "audit-access-keys": "awscli_rotate_key.commands.audit:AuditAccessKeysCommand",
+}
+
+
+def lazy_commands(session):  # type: ignore[no-untyped-def]
+    commands = {}
+    for name, target in COMMANDS.items():
+        module_name, class_name = target.split(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:  # a command still being built must not break `aws iam`
+            continue
+        commands[name] = getattr(module, class_name)(session)
+    return commands

@@ -1,0 +1,129 @@
+"""The IAM port of the rotation core, on a botocore client created by the CLI's session."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+
+from awscli_rotate_key.errors import IamError
+from awscli_rotate_key.profiles import Credentials
+from awscli_rotate_key.rotation import AccessKey, User
+
+T = TypeVar("T")
+READ_ATTEMPTS = 3
+
+
+@contextlib.contextmanager
+def history_suspended() -> Iterator[None]:
+    """Keep a response that carries a secret out of the CLI history (``cli_history``)."""
+    from botocore.history import get_global_history_recorder
+
+    recorder = get_global_history_recorder()
+    was_enabled = getattr(recorder, "_enabled", False)
+    recorder.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            recorder.enable()
+
+
+def translate(operation: str, call: Callable[[], T]) -> T:
+    """Run one botocore call; turn its failures into IamError."""
+    try:
+        return call()
+    except ClientError as error:
+        info = error.response.get("Error", {})
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        code = info.get("Code") or f"HTTP{status}"
+        # A 5xx may have been applied before it failed: treat it as unanswered.
+        raise IamError(operation, code, info.get("Message", ""), ambiguous=status >= 500) from None
+    except (EndpointConnectionError, ConnectTimeoutError) as error:
+        raise IamError(operation, "ConnectionError", str(error)) from None
+    except (ReadTimeoutError, ConnectionClosedError) as error:
+        raise IamError(operation, "ReadTimeout", str(error), ambiguous=True) from None
+
+
+def _timestamp(value: Any) -> dt.datetime:
+    """The CLI's session leaves timestamps as strings; plain botocore parses them."""
+    if isinstance(value, dt.datetime):
+        return value
+    from botocore.utils import parse_timestamp
+
+    parsed: dt.datetime = parse_timestamp(value)
+    return parsed
+
+
+class BotocoreIam:
+    """IAM calls acting on the signing key's own user (no UserName)."""
+
+    def __init__(self, client: Any, sleep: Callable[[float], None] = time.sleep) -> None:
+        self._client = client
+        self._sleep = sleep
+
+    def _read(self, operation: str, call: Callable[[], T]) -> T:
+        """Read-only calls are safe to retry on transient errors."""
+        for attempt in range(READ_ATTEMPTS):
+            try:
+                return translate(operation, call)
+            except IamError as error:
+                if not error.transient or attempt == READ_ATTEMPTS - 1:
+                    raise
+                self._sleep(0.3 * 2**attempt)
+        raise AssertionError("unreachable")
+
+    def get_user(self) -> User:
+        try:
+            user = self._read("GetUser", self._client.get_user)["User"]
+            return User(user.get("UserName", ""), user.get("Arn", ""))
+        except IamError as error:
+            if error.code != "AccessDenied":
+                raise
+        listed = self._read("ListAccessKeys", self._client.list_access_keys)
+        names = [k["UserName"] for k in listed["AccessKeyMetadata"] if k.get("UserName")]
+        return User(names[0] if names else "", "")
+
+    def list_access_keys(self) -> list[AccessKey]:
+        listed = self._read("ListAccessKeys", self._client.list_access_keys)
+        return [
+            AccessKey(k["AccessKeyId"], k["Status"], _timestamp(k["CreateDate"]))
+            for k in listed["AccessKeyMetadata"]
+        ]
+
+    def create_access_key(self) -> Credentials:
+        with history_suspended():
+            created = translate("CreateAccessKey", self._client.create_access_key)["AccessKey"]
+        return Credentials(created["AccessKeyId"], created["SecretAccessKey"])
+
+    def update_access_key(self, key_id: str, status: str) -> None:
+        translate(
+            "UpdateAccessKey",
+            lambda: self._client.update_access_key(AccessKeyId=key_id, Status=status),
+        )
+
+    def delete_access_key(self, key_id: str) -> None:
+        translate("DeleteAccessKey", lambda: self._client.delete_access_key(AccessKeyId=key_id))
+
+    def last_used(self, key_id: str) -> str:
+        try:
+            used = self._read(
+                "GetAccessKeyLastUsed",
+                lambda: self._client.get_access_key_last_used(AccessKeyId=key_id),
+            )["AccessKeyLastUsed"]
+        except IamError as error:
+            return f"unknown ({error.code})"
+        when = used.get("LastUsedDate")
+        if when is None:
+            return "never"
+        return f"{_timestamp(when):%Y-%m-%d} ({used.get('ServiceName', '?')} in {used.get('Region', '?')})"

@@ -1,0 +1,236 @@
+"""Atomic, comment-preserving updates of the AWS credentials and config files; the run lock.
+
+An update is computed on a copy, checked by parsing it with botocore's own loader (only the
+target values may change), then swapped in with ``os.replace``. The AWS CLI's ConfigFileWriter is
+used where it is faithful; where it is not (CRLF files, upper-case keys, odd headers, ...) a
+minimal line edit is used instead. If neither gives a file that parses to exactly the expected
+values, the file is left as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import re
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Protocol
+
+from awscli_rotate_key.errors import Refused
+
+Edits = Mapping[str, Mapping[str, str]]  # raw section header -> {option: value}
+
+_OPTION = re.compile(
+    r"^(?P<lead>[ \t]*)(?P<name>[^=:\s][^=:]*?)(?P<sep>[ \t]*[=:][ \t]*)(?P<value>.*?)"
+    r"(?P<trail>[ \t]*)(?P<eol>\r\n|\n|\r)?$",
+    re.DOTALL,
+)
+
+
+class ConfigWriter(Protocol):
+    """The AWS CLI's ``ConfigFileWriter`` (passed in by the command layer)."""
+
+    def update_config(self, new_values: dict[str, str], config_filename: str) -> None: ...
+
+
+def parse(text: str) -> dict[str, dict[str, Any]]:
+    """Parse INI text exactly as botocore does (``raw_config_parse``)."""
+    from botocore.configloader import raw_config_parse
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "f")
+        with open(path, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        result: dict[str, dict[str, Any]] = raw_config_parse(path)
+        return result
+
+
+def _section_header(stripped: str) -> str | None:
+    """configparser's header rule: a stripped line matching ``\\[(.+)\\]`` (greedy)."""
+    match = re.match(r"\[(?P<header>.+)\]", stripped)
+    return match.group("header") if match else None
+
+
+def scan(lines: list[str]) -> Iterator[tuple[int, str, str]]:
+    """Yield (line index, section header, lower-cased option name) for top-level options."""
+    section: str | None = None
+    option_indent: int | None = None
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if not stripped or stripped[0] in "#;":
+            continue
+        indent = len(line) - len(line.lstrip(" \t"))
+        if option_indent is not None and indent > option_indent:
+            continue  # a continuation line or a nested value (s3 = ...)
+        header = _section_header(stripped)
+        if header is not None:
+            section, option_indent = header, None
+            continue
+        match = _OPTION.match(line)
+        if section is not None and match:
+            option_indent = indent
+            yield i, section, match.group("name").strip().lower()
+
+
+def line_edit(text: str, edits: Edits) -> str:
+    """Set the options in place, keeping every other byte; add a missing option to its section."""
+    lines = text.splitlines(keepends=True)
+    pending = {section: dict(values) for section, values in edits.items()}
+    last_option: dict[str, int] = {}
+    for i, section, name in scan(lines):
+        last_option[section] = i
+        values = pending.get(section)
+        if values is not None and name in values:
+            match = _OPTION.match(lines[i])
+            assert match is not None
+            lines[i] = (
+                match.group("lead") + match.group("name") + match.group("sep")
+                + values.pop(name) + (match.group("eol") or "")
+            )
+    eol = "\r\n" if "\r\n" in text else "\n"
+    for section, values in pending.items():
+        if values:
+            if section not in last_option:
+                raise KeyError(section)
+            at = last_option[section]
+            if not lines[at].endswith(("\n", "\r")):
+                lines[at] += eol
+            lines.insert(at + 1, "".join(f"{k} = {v}{eol}" for k, v in values.items()))
+    return "".join(lines)
+
+
+def with_writer(text: str, edits: Edits, writer: ConfigWriter) -> str:
+    """Apply the edits with the AWS CLI's ConfigFileWriter on a private copy."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "f")
+        with open(path, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        for section, values in edits.items():
+            writer.update_config({"__section__": section, **values}, path)
+        with open(path, encoding="utf-8", newline="") as f:
+            return f.read()
+
+
+def _only_targets_differ(before: str, after: str, edits: Edits) -> bool:
+    old, new = before.splitlines(keepends=True), after.splitlines(keepends=True)
+    if len(old) != len(new):
+        return False
+    targets = {i for i, s, name in scan(old) if name in edits.get(s, {})}
+    return all(a == b or i in targets for i, (a, b) in enumerate(zip(old, new, strict=True)))
+
+
+def _expected(before: dict[str, dict[str, Any]], edits: Edits) -> dict[str, dict[str, Any]]:
+    expected = {section: dict(values) for section, values in before.items()}
+    for section, values in edits.items():
+        expected[section].update(values)
+    return expected
+
+
+def updated_text(text: str, edits: Edits, writer: ConfigWriter | None) -> str:
+    """The new file text, checked; raises Refused when no faithful update exists."""
+    expected = _expected(parse(text), edits)
+    candidates: list[Callable[[], str]] = []
+    if writer is not None:
+        candidates.append(lambda: with_writer(text, edits, writer))
+    candidates.append(lambda: line_edit(text, edits))
+    for make in candidates:
+        try:
+            candidate = make()
+        except Exception:  # noqa: S112 - an unusable candidate; the next one is tried
+            continue
+        if _only_targets_differ(text, candidate, edits) or make is candidates[-1]:
+            with contextlib.suppress(Exception):
+                if parse(candidate) == expected:
+                    return candidate
+    raise Refused("could not update the file without changing other values; it was left as is")
+
+
+def safe_mode(mode: int) -> int:
+    """Never loosen a mode; a file that holds a secret is at most 0600."""
+    return mode & 0o600 if mode & 0o177 else mode
+
+
+def write_atomically(path: str, data: bytes, mode: int = 0o600) -> str:
+    """Replace ``path`` (after following symlinks) by ``data``: temp file, fsync, rename.
+
+    Returns the real path written. On any failure the original file is untouched.
+    """
+    real = os.path.realpath(path)
+    directory, name = os.path.split(real)
+    try:
+        st: os.stat_result | None = os.stat(real)
+    except FileNotFoundError:
+        st = None
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fchmod(f.fileno(), mode)
+            if st is not None and os.geteuid() == 0 and (st.st_uid, st.st_gid) != (0, 0):
+                os.fchown(f.fileno(), st.st_uid, st.st_gid)
+            os.fsync(f.fileno())
+        os.replace(tmp, real)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    _fsync_directory(directory)
+    return real
+
+
+def _fsync_directory(directory: str) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def update_file(
+    path: str, edits: Edits, writer: ConfigWriter | None, warn: Callable[[str], None]
+) -> str:
+    """Apply ``edits`` to the file at ``path`` atomically; return the real path written."""
+    real = os.path.realpath(path)
+    with open(real, "rb") as f:
+        original = f.read()
+    try:
+        text = updated_text(original.decode("utf-8"), edits, writer)
+    except Refused as error:
+        raise Refused(f"{real}: {error}") from None
+    mode = os.stat(real).st_mode & 0o777
+    new_mode = safe_mode(mode)
+    if new_mode != mode:
+        warn(f"{real} was readable by others (mode {mode:o}); it is now {new_mode:o}")
+    return write_atomically(real, text.encode("utf-8"), new_mode)
+
+
+class LockTimeout(Refused):
+    """Another rotation holds the lock."""
+
+
+@contextlib.contextmanager
+def locked(path: str, timeout: float, poll: float = 0.1) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (created 0600); released if the process dies."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as error:
+                if error.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise LockTimeout(
+                        f"another rotate-my-key run holds {path}; nothing was changed. "
+                        "Wait for it to finish, then run again"
+                    ) from None
+                time.sleep(poll)
+        yield
+    finally:
+        os.close(fd)

@@ -1,0 +1,79 @@
+"""Error types and the exit codes they map to (one place, documented in README and help)."""
+
+EXIT_OK = 0
+EXIT_REFUSED = 3
+EXIT_ROLLED_BACK = 4
+EXIT_PARTIAL = 5
+EXIT_AUDIT_THRESHOLD = 10
+EXIT_AUDIT_ACCOUNT_FAILED = 11
+EXIT_INTERRUPTED = 130
+
+
+class RotateKeyError(Exception):
+    """Base: a failure with a one-line message for the user and an exit code."""
+
+    exit_code = 255
+
+
+class Refused(RotateKeyError):
+    """Refused before any change: the keys and files are as they were."""
+
+    exit_code = EXIT_REFUSED
+
+
+class RolledBack(RotateKeyError):
+    """The rotation failed and was undone: the old key is still in use, nothing else changed."""
+
+    exit_code = EXIT_ROLLED_BACK
+
+
+class PartlyDone(RotateKeyError):
+    """The files hold the new, working key; something is left for the next run to finish."""
+
+    exit_code = EXIT_PARTIAL
+
+
+class Interrupted(RotateKeyError):
+    """Ctrl-C: the rotation was rolled back or left journaled for the next run."""
+
+    exit_code = EXIT_INTERRUPTED
+
+
+class IamError(Exception):
+    """An IAM call failed. ``code`` is the AWS error code, or a local one for transport faults.
+
+    ``ambiguous`` is True when the call may have taken effect without us seeing the answer
+    (a timeout or a dropped connection after the request was sent).
+    """
+
+    def __init__(self, operation: str, code: str, message: str, ambiguous: bool = False) -> None:
+        super().__init__(f"{operation}: {code}: {message}")
+        self.operation = operation
+        self.code = code
+        self.message = message
+        self.ambiguous = ambiguous
+
+    @property
+    def transient(self) -> bool:
+        return self.code in TRANSIENT_CODES or self.ambiguous
+
+
+# Codes worth retrying within the wait budget: a new key not yet seen everywhere (eventual
+# consistency), throttling, server-side faults and transport faults.
+TRANSIENT_CODES = frozenset(
+    {
+        "InvalidClientTokenId",
+        "SignatureDoesNotMatch",
+        "Throttling",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "ServiceUnavailable",
+        "ServiceFailure",
+        "InternalFailure",
+        "InternalError",
+        "RequestTimeout",
+        "ConnectionError",
+        "ReadTimeout",
+        "HTTP5xx",
+    }
+)

@@ -1,0 +1,149 @@
+"""Where a profile's key comes from, and which profiles in the local files hold a given key."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from awscli_rotate_key.errors import Refused
+
+_ROTATE_INSTEAD = "Run rotate-my-key with a profile that holds a long-term access key (AKIA...)."
+
+
+@dataclass(frozen=True)
+class Credentials:
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class KeySource:
+    """The profile holding the static key to rotate, reached from ``requested`` via ``chain``."""
+
+    requested: str
+    profile: str
+    chain: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Location:
+    """One profile section, in one file, that holds a key."""
+
+    path: str
+    section: str  # the raw section header, e.g. "dev", "profile dev", "default"
+    profile: str
+
+
+def static_key_source(
+    requested: str,
+    profiles: Mapping[str, Mapping[str, Any]],
+    env: Mapping[str, str],
+    profile_from_flag: bool,
+) -> KeySource:
+    """Follow botocore's precedence to the profile whose static key is in use; refuse the rest."""
+    if env.get("AWS_ACCESS_KEY_ID") and not profile_from_flag:
+        raise Refused(
+            "the credentials come from the AWS_ACCESS_KEY_ID environment variable, which this "
+            "command cannot update; nothing was changed. Unset it and use a profile (--profile)"
+        )
+    chain: list[str] = []
+    name = requested
+    while True:
+        if name in chain:
+            raise Refused(f"profile {name!r} has a source_profile loop; nothing was changed")
+        chain.append(name)
+        config = profiles.get(name)
+        if config is None:
+            raise Refused(f"profile {name!r} was not found in the AWS config or credentials file")
+        source = config.get("source_profile")
+        if "role_arn" in config and source and source != name:
+            name = source
+            continue
+        _refuse_non_static(name, config)
+        return KeySource(requested, name, tuple(chain))
+
+
+def _refuse_non_static(name: str, config: Mapping[str, Any]) -> None:
+    reasons = (
+        ("credential_source", "a role assumed with credential_source (an instance or container "
+         "role, or environment variables)"),
+        ("web_identity_token_file", "a web identity token"),
+        ("sso_session", "IAM Identity Center (SSO)"),
+        ("sso_start_url", "IAM Identity Center (SSO)"),
+        ("login_session", "an `aws login` session"),
+    )
+    for option, what in reasons:
+        if option in config:
+            _refuse(name, what)
+    if "aws_access_key_id" in config:
+        key_id = str(config["aws_access_key_id"])
+        if "aws_session_token" in config or "aws_security_token" in config or key_id.startswith(
+            "ASIA"
+        ):
+            _refuse(name, "temporary session credentials (a session token), which expire anyway")
+        return
+    if "credential_process" in config:
+        _refuse(name, "an external credential_process")
+    _refuse(name, "no access key in the AWS files (an instance, container or other role)")
+
+
+def _refuse(name: str, what: str) -> None:
+    raise Refused(
+        f"profile {name!r} gets its credentials from {what}; there is no long-term access key "
+        f"to rotate and nothing was changed. {_ROTATE_INSTEAD}"
+    )
+
+
+@dataclass(frozen=True)
+class ProfileFiles:
+    """The two files botocore reads profiles from."""
+
+    credentials: str
+    config: str
+
+    def paths(self) -> tuple[str, str]:
+        return self.credentials, self.config
+
+    @staticmethod
+    def real(path: str) -> str:
+        return os.path.realpath(path)
+
+    def sections(self) -> list[tuple[Location, Mapping[str, Any]]]:
+        """Every profile section of both files, the credentials file first (botocore's order)."""
+        from botocore.configloader import raw_config_parse
+
+        found: list[tuple[Location, Mapping[str, Any]]] = []
+        for path, is_config in ((self.credentials, False), (self.config, True)):
+            if not os.path.isfile(path):
+                continue
+            for section, values in raw_config_parse(path).items():
+                profile = _profile_name(section, is_config)
+                if profile is not None:
+                    found.append((Location(path, section, profile), values))
+        return found
+
+    def holding(self, key_id: str) -> list[Location]:
+        """Every profile section that holds ``key_id``."""
+        return [loc for loc, values in self.sections() if values.get("aws_access_key_id") == key_id]
+
+    def credentials_of(self, profile: str) -> Credentials:
+        """The static key botocore would use for ``profile`` (credentials file wins)."""
+        for loc, values in self.sections():
+            if loc.profile == profile and "aws_access_key_id" in values:
+                return Credentials(
+                    str(values["aws_access_key_id"]), str(values.get("aws_secret_access_key", ""))
+                )
+        raise Refused(f"profile {profile!r} holds no access key in {' or '.join(self.paths())}")
+
+
+def _profile_name(section: str, is_config: bool) -> str | None:
+    if not is_config:
+        return section
+    if section == "default":
+        return "default"
+    parts = section.split(None, 1)
+    if len(parts) == 2 and parts[0] == "profile":
+        return parts[1].strip().strip('"')
+    return None

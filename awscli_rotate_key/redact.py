@@ -1,0 +1,51 @@
+"""A logging filter that removes secret access keys and session tokens from log records.
+
+``--debug`` logs every response body through ``botocore.parsers``, the body of CreateAccessKey
+included; this filter rewrites such records in place so the rest of the debug output stays.
+"""
+
+import logging
+import re
+
+REDACTED = "<redacted>"
+
+_PATTERNS = (
+    # Query/XML protocols (IAM, STS): <SecretAccessKey>...</SecretAccessKey>
+    re.compile(r"(<(SecretAccessKey|SessionToken)>)[^<]*(</\2>)"),
+    # JSON protocols and parsed dicts: "SecretAccessKey": "..." / 'SecretAccessKey': '...'
+    re.compile(r"""(["'](?:SecretAccessKey|SessionToken|aws_secret_access_key)["']\s*:\s*["'])"""
+               r"""[^"']*(["'])"""),
+)
+
+
+def redact(text: str) -> str:
+    """Return ``text`` with every secret value replaced by a marker."""
+    text = _PATTERNS[0].sub(lambda m: f"{m.group(1)}{REDACTED}{m.group(3)}", text)
+    return _PATTERNS[1].sub(lambda m: f"{m.group(1)}{REDACTED}{m.group(2)}", text)
+
+
+def _redact_value(value: object) -> object:
+    if isinstance(value, bytes | bytearray):
+        raw = bytes(value).decode("utf-8", "replace")
+        cleaned = redact(raw)
+        return value if cleaned == raw else cleaned.encode("utf-8")
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        text = repr(value)
+        cleaned = redact(text)
+        return value if cleaned == text else cleaned
+    return value
+
+
+class SecretRedactor(logging.Filter):
+    """Redact secrets in a record's message and arguments; never drops a record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and ("Secret" in record.msg or "Token" in record.msg):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(_redact_value(a) for a in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {k: _redact_value(v) for k, v in record.args.items()}
+        return True

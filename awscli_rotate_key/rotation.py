@@ -1,0 +1,262 @@
+"""The rotation of one profile's access key, as a list of small steps over an IAM port.
+
+No printing and no awscli imports: progress goes to a Reporter, results are dataclasses.
+Every step that changes something is journaled first so that an interrupted run can be
+finished or undone by the next one (see recovery.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from awscli_rotate_key.credfile import ConfigWriter, update_file
+from awscli_rotate_key.errors import IamError, Interrupted, PartlyDone, Refused, RolledBack
+from awscli_rotate_key.journal import Journal, JournalRecord
+from awscli_rotate_key.profiles import Credentials, KeySource, ProfileFiles
+
+ACTIVE, INACTIVE, DELETED = "Active", "Inactive", "Deleted"
+FIRST_DELAY, MAX_DELAY = 0.5, 3.0
+NEEDED_SUCCESSES = 2
+
+
+@dataclass(frozen=True)
+class AccessKey:
+    access_key_id: str
+    status: str
+    create_date: dt.datetime
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    arn: str
+
+    @property
+    def is_root(self) -> bool:
+        return self.arn.endswith(":root")
+
+
+class Iam(Protocol):
+    """The IAM calls a rotation needs, acting on the signing key's own user."""
+
+    def get_user(self) -> User: ...
+    def list_access_keys(self) -> list[AccessKey]: ...
+    def create_access_key(self) -> Credentials: ...
+    def update_access_key(self, key_id: str, status: str) -> None: ...
+    def delete_access_key(self, key_id: str) -> None: ...
+    def last_used(self, key_id: str) -> str: ...
+
+
+class Reporter(Protocol):
+    def step(self, message: str) -> None: ...
+    def warn(self, message: str) -> None: ...
+    def waiting(self) -> None: ...
+
+
+@dataclass
+class Options:
+    access_key_id: str | None = None
+    user_name: str | None = None
+    delete: bool = True
+    delete_other_key: bool = False
+    older_than: int | None = None
+    wait_timeout: float = 60.0
+    dry_run: bool = False
+
+
+class KeyNeverWorked(Exception):
+    """The new key was not accepted twice in a row within the wait budget."""
+
+
+class RetirementRefused(Exception):
+    """IAM refused for good (AccessDenied, ...) to deactivate or delete the old key."""
+
+    def __init__(self, error: IamError, deactivated: bool) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.deactivated = deactivated
+
+
+class RetirementUnfinished(Exception):
+    """Transient failures of the retirement calls outlasted the budget."""
+
+    def __init__(self, error: IamError, old_status: str) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.old_status = old_status
+
+
+def age_days(created: dt.datetime, now: dt.datetime) -> int:
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=dt.timezone.utc)
+    return max(0, (now - created).days)
+
+
+@dataclass
+class Steps:
+    """The environment a rotation runs in; every collaborator can be replaced by a fake."""
+
+    files: ProfileFiles
+    journal: Journal
+    iam_for: Callable[[Credentials], Iam]
+    reporter: Reporter
+    writer: ConfigWriter | None = None
+    now: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.timezone.utc))
+    sleep: Callable[[float], None] = time.sleep
+    monotonic: Callable[[], float] = time.monotonic
+
+    def move_profiles(self, from_key_id: str, to: Credentials) -> tuple[list[str], list[str]]:
+        """Make every profile holding ``from_key_id`` hold ``to``; return (profiles, files)."""
+        by_path: dict[str, dict[str, dict[str, str]]] = {}
+        profiles: list[str] = []
+        for loc in self.files.holding(from_key_id):
+            by_path.setdefault(loc.path, {})[loc.section] = {
+                "aws_access_key_id": to.access_key_id,
+                "aws_secret_access_key": to.secret_access_key,
+            }
+            if loc.profile not in profiles:
+                profiles.append(loc.profile)
+        written = [update_file(p, e, self.writer, self.reporter.warn) for p, e in by_path.items()]
+        return profiles, written
+
+    def wait_until_key_works(self, iam: Iam, deadline: float) -> None:
+        """Poll ListAccessKeys signed by the new key until it succeeds twice in a row."""
+        self.reporter.step("Waiting until the new key works")
+        successes, delay = 0, FIRST_DELAY
+        while True:
+            try:
+                iam.list_access_keys()
+                successes += 1
+                if successes >= NEEDED_SUCCESSES:
+                    return
+            except IamError as error:
+                if not error.transient:
+                    raise KeyNeverWorked(str(error)) from error
+                successes = 0
+            if self.monotonic() >= deadline:
+                raise KeyNeverWorked("the new key was not accepted before --wait-timeout")
+            self.reporter.waiting()
+            self.sleep(min(delay, max(0.0, deadline - self.monotonic())))
+            if successes == 0:
+                delay = min(delay * 2, MAX_DELAY)
+
+    def retry(self, call: Callable[[], None], deadline: float) -> None:
+        """Run ``call``, retrying transient errors with backoff until ``deadline``."""
+        delay = FIRST_DELAY
+        while True:
+            try:
+                call()
+                return
+            except IamError as error:
+                if not error.transient or self.monotonic() >= deadline:
+                    raise
+            self.reporter.waiting()
+            self.sleep(min(delay, max(0.0, deadline - self.monotonic())))
+            delay = min(delay * 2, MAX_DELAY)
+
+    def retire_old_key(self, iam: Iam, old_key_id: str, delete: bool, deadline: float) -> str:
+        """Deactivate, then delete, the old key, signed by the new key. Returns its status."""
+        status = ACTIVE
+        try:
+            self.reporter.step(f"Deactivating the old key {old_key_id}")
+            self.retry(lambda: iam.update_access_key(old_key_id, INACTIVE), deadline)
+            status = INACTIVE
+            if delete:
+                self.reporter.step(f"Deleting the old key {old_key_id}")
+                self.retry(lambda: iam.delete_access_key(old_key_id), deadline)
+                status = DELETED
+        except IamError as error:
+            if error.code == "NoSuchEntity":
+                return DELETED
+            if error.transient:
+                raise RetirementUnfinished(error, status) from error
+            raise RetirementRefused(error, status == INACTIVE) from error
+        return status
+
+    def delete_new_key(self, old: Credentials, new_key_id: str) -> None:
+        """Delete the new key signed by the old one (undo); a miss is left to the journal."""
+        iam = self.iam_for(old)
+        deadline = self.monotonic() + 10
+        try:
+            self.retry(lambda: iam.delete_access_key(new_key_id), deadline)
+        except IamError as error:
+            if error.code != "NoSuchEntity":
+                raise
+
+    def delete_orphans(self, iam: Iam, keys_before: list[str]) -> list[str]:
+        """Delete keys created by an interrupted run: not listed before it, held by no profile."""
+        deleted = []
+        for key in iam.list_access_keys():
+            if key.access_key_id in keys_before or self.files.holding(key.access_key_id):
+                continue
+            self.reporter.step(f"Deleting the orphan key {key.access_key_id} (its secret was lost)")
+            iam.delete_access_key(key.access_key_id)
+            deleted.append(key.access_key_id)
+        return deleted
+
+    def undo(self, old: Credentials, new: Credentials, old_deactivated: bool) -> None:
+        """Put the old key back: reactivate it, restore the files, then delete the new key."""
+        if not old.secret_access_key:
+            raise PartlyDone(
+                f"the new key {new.access_key_id} does not work and the old key's secret is no "
+                "longer on disk, so it cannot be restored. Check the new key with `aws sts "
+                "get-caller-identity`; run `aws iam rotate-my-key` again to retry"
+            )
+        if old_deactivated:
+            self.iam_for(new).update_access_key(old.access_key_id, ACTIVE)
+        self.reporter.step("Restoring the old key in the files")
+        self.move_profiles(new.access_key_id, old)
+        self.reporter.step(f"Deleting the new key {new.access_key_id}")
+        self.delete_new_key(old, new.access_key_id)
+        self.journal.clear()
+
+    def finish_or_undo(self, record: JournalRecord, old: Credentials, new: Credentials,
+                       wait_timeout: float) -> str:
+        """From a saved new key: prove it, retire the old key; undo on a permanent failure.
+
+        Returns the old key's final status. Raises RolledBack, PartlyDone or Interrupted.
+        """
+        deadline = self.monotonic() + wait_timeout
+        new_iam = self.iam_for(new)
+        try:
+            self.wait_or_undo_on_interrupt(new_iam, deadline, old, new)
+            status = self.retire_old_key(new_iam, old.access_key_id, record.delete_old_key,
+                                         max(deadline, self.monotonic() + FIRST_DELAY))
+        except KeyNeverWorked as error:
+            self.undo(old, new, old_deactivated=False)
+            raise RolledBack(
+                f"the new key {new.access_key_id} did not work ({error}); it was deleted and the "
+                f"old key {old.access_key_id} is in use again. Nothing else changed"
+            ) from None
+        except RetirementRefused as error:
+            self.undo(old, new, old_deactivated=error.deactivated)
+            raise RolledBack(
+                f"IAM refused to retire the old key {old.access_key_id} ({error.error.code}); "
+                f"the new key was deleted and the old key is in use again. Check that your "
+                "policy allows iam:UpdateAccessKey and iam:DeleteAccessKey on your own user"
+            ) from None
+        except RetirementUnfinished as error:
+            raise PartlyDone(
+                f"the files hold the new, working key {new.access_key_id}, but the old key "
+                f"{old.access_key_id} is still {error.old_status} ({error.error.code}). "
+                "Run `aws iam rotate-my-key` again to finish"
+            ) from None
+        self.journal.clear()
+        return status
+
+    def wait_or_undo_on_interrupt(
+        self, iam: Iam, deadline: float, old: Credentials, new: Credentials
+    ) -> None:
+        """Ctrl-C while waiting for the new key undoes the rotation (nothing is retired yet)."""
+        try:
+            self.wait_until_key_works(iam, deadline)
+        except KeyboardInterrupt:
+            self.undo(old, new, old_deactivated=False)
+            raise Interrupted(
+                f"interrupted: the new key {new.access_key_id} was deleted and the old key "
+                f"{old.access_key_id} is in use again"
+            ) from None

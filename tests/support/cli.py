@@ -1,0 +1,115 @@
+"""Run the real ``aws`` executable with the plugin enabled in a throwaway HOME."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+AWS = str(Path(sys.executable).parent / "aws")
+PLUGIN_CONFIG = "[plugins]\nrotate_key = awscli_rotate_key\n"
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def json(self):  # type: ignore[no-untyped-def]
+        return json.loads(self.stdout)
+
+
+@dataclass
+class AwsHome:
+    """A throwaway AWS config home: config + credentials files and the environment to use them."""
+
+    root: Path
+    endpoint_url: str
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        (self.root / ".aws").mkdir(parents=True, exist_ok=True)
+        if not self.config.exists():
+            self.config.write_text(PLUGIN_CONFIG)
+        if not self.credentials.exists():
+            self.credentials.touch(mode=0o600)
+
+    @property
+    def config(self) -> Path:
+        return self.root / ".aws" / "config"
+
+    @property
+    def credentials(self) -> Path:
+        return self.root / ".aws" / "credentials"
+
+    def add_profile(self, name: str, key, where: str = "credentials", **extra: str) -> None:  # type: ignore[no-untyped-def]
+        """Append a static-key profile to the credentials (or config) file."""
+        lines = [
+            f"aws_access_key_id = {key.access_key_id}",
+            f"aws_secret_access_key = {key.secret_access_key}",
+        ] + [f"{k} = {v}" for k, v in extra.items()]
+        if where == "credentials":
+            header, path = f"[{name}]", self.credentials
+        else:
+            header = "[default]" if name == "default" else f"[profile {name}]"
+            path = self.config
+        text = path.read_text()
+        if text and not text.endswith("\n"):
+            text += "\n"
+        path.write_text(text + header + "\n" + "\n".join(lines) + "\n")
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update(
+            HOME=str(self.root),
+            AWS_CONFIG_FILE=str(self.config),
+            AWS_SHARED_CREDENTIALS_FILE=str(self.credentials),
+            AWS_ENDPOINT_URL=self.endpoint_url,
+            AWS_DEFAULT_REGION="us-east-1",
+            AWS_EC2_METADATA_DISABLED="true",
+            AWS_PAGER="",
+        )
+        env.update(self.extra_env)
+        return env
+
+    def argv(self, *args: str) -> list[str]:
+        return [AWS, *args]
+
+    def run(self, *args: str, timeout: float = 120, input: str | None = None) -> Result:
+        proc = subprocess.run(
+            self.argv(*args),
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            input=input,
+            stdin=None if input is not None else subprocess.DEVNULL,
+        )
+        return Result(proc.returncode, proc.stdout, proc.stderr)
+
+    def spawn(self, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            self.argv(*args),
+            env=self.env(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def profile_key(self, name: str) -> tuple[str | None, str | None]:
+        """(access key id, secret) of a profile, read from the files as botocore reads them."""
+        from botocore.configloader import raw_config_parse
+
+        creds = raw_config_parse(str(self.credentials)).get(name, {}) if self.credentials.exists() else {}
+        section = name if name == "default" else f"profile {name}"
+        conf = raw_config_parse(str(self.config)).get(section, {})
+        for source in (creds, conf):
+            if "aws_access_key_id" in source:
+                return source["aws_access_key_id"], source.get("aws_secret_access_key")
+        return None, None
