@@ -214,8 +214,12 @@ class LockTimeout(Refused):
 
 @contextlib.contextmanager
 def locked(path: str, timeout: float, poll: float = 0.1) -> Iterator[None]:
-    """Hold an exclusive lock on ``path`` (created 0600); released if the process dies."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    """Hold an exclusive flock on ``path`` (a directory or an existing file).
+
+    The kernel releases it when the process dies, so a killed run never blocks the next one;
+    locking the directory itself leaves no lock file behind.
+    """
+    fd = os.open(path, os.O_RDONLY)
     try:
         deadline = time.monotonic() + timeout
         while True:

@@ -39,7 +39,7 @@ class Journal:
     def __init__(self, directory: str) -> None:
         self.path = os.path.join(directory, "rotate-my-key.journal.json")
         self.rollback_path = os.path.join(directory, "rotate-my-key.rollback.json")
-        self.lock_path = os.path.join(directory, "rotate-my-key.lock")
+        self.lock_path = directory
 
     def load(self) -> JournalRecord | None:
         try:

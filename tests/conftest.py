@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+# Import botocore before anything imports awscli: awscli installs an import alias that would
+# otherwise load its bundled botocore into this process, under moto.
+import botocore  # noqa: F401
 import pytest
 
 from tests.support.cli import AwsHome
@@ -19,3 +22,18 @@ def moto_server():  # type: ignore[no-untyped-def]
 @pytest.fixture
 def aws_home(tmp_path, moto_server):  # type: ignore[no-untyped-def]
     return AwsHome(tmp_path / "home", moto_server.url)
+
+
+@pytest.fixture
+def proxy(moto_server):  # type: ignore[no-untyped-def]
+    from tests.support.faultproxy import FaultProxy
+
+    proxy = FaultProxy(upstream=moto_server.url)
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture
+def proxied_home(tmp_path, proxy):  # type: ignore[no-untyped-def]
+    """An AWS home whose endpoint is the fault proxy in front of moto."""
+    return AwsHome(tmp_path / "home", proxy.url)
