@@ -137,7 +137,9 @@ class Steps:
                 if not error.transient:
                     raise KeyNeverWorked(str(error)) from error
                 successes = 0
-            if self.monotonic() >= deadline:
+            # After a success, always confirm once more, even past the deadline (a laptop
+            # that slept through the wait should not undo a key that works).
+            if successes == 0 and self.monotonic() >= deadline:
                 raise KeyNeverWorked("the new key was not accepted before --wait-timeout")
             self.reporter.waiting()
             self.sleep(min(delay, max(0.0, deadline - self.monotonic())))
