@@ -75,9 +75,30 @@ def scan(lines: list[str]) -> Iterator[tuple[int, str, str]]:
             yield i, section, match.group("name").strip().lower()
 
 
+def split_lines(text: str) -> list[str]:
+    """Lines as configparser reads them (universal newlines), ends kept.
+
+    Not ``str.splitlines``: it also splits at form feeds, ``\\x85``, ``\\u2028``, ...
+    """
+    return re.findall(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+", text)
+
+
+def _value_end(lines: list[str], at: int) -> int:
+    """The last line of the option at ``at``: its continuation lines (``s3 =`` ...) included."""
+    end, indent = at, len(lines[at]) - len(lines[at].lstrip(" \t"))
+    for j in range(at + 1, len(lines)):
+        stripped = lines[j].strip()
+        if not stripped or stripped[0] in "#;":
+            continue
+        if len(lines[j]) - len(lines[j].lstrip(" \t")) <= indent:
+            break
+        end = j
+    return end
+
+
 def line_edit(text: str, edits: Edits) -> str:
     """Set the options in place, keeping every other byte; add a missing option to its section."""
-    lines = text.splitlines(keepends=True)
+    lines = split_lines(text)
     pending = {section: dict(values) for section, values in edits.items()}
     last_option: dict[str, int] = {}
     for i, section, name in scan(lines):
@@ -87,15 +108,19 @@ def line_edit(text: str, edits: Edits) -> str:
             match = _OPTION.match(lines[i])
             assert match is not None
             lines[i] = (
-                match.group("lead") + match.group("name") + match.group("sep")
-                + values.pop(name) + (match.group("eol") or "")
+                match.group("lead")
+                + match.group("name")
+                + match.group("sep")
+                + values.pop(name)
+                + (match.group("eol") or "")
             )
-    eol = "\r\n" if "\r\n" in text else "\n"
+    first_eol = re.search(r"\r\n|\r|\n", text)
+    eol = first_eol.group() if first_eol else "\n"
     for section, values in pending.items():
         if values:
             if section not in last_option:
                 raise KeyError(section)
-            at = last_option[section]
+            at = _value_end(lines, last_option[section])
             if not lines[at].endswith(("\n", "\r")):
                 lines[at] += eol
             lines.insert(at + 1, "".join(f"{k} = {v}{eol}" for k, v in values.items()))
@@ -115,7 +140,7 @@ def with_writer(text: str, edits: Edits, writer: ConfigWriter) -> str:
 
 
 def _only_targets_differ(before: str, after: str, edits: Edits) -> bool:
-    old, new = before.splitlines(keepends=True), after.splitlines(keepends=True)
+    old, new = split_lines(before), split_lines(after)
     if len(old) != len(new):
         return False
     targets = {i for i, s, name in scan(old) if name in edits.get(s, {})}
@@ -131,7 +156,16 @@ def _expected(before: dict[str, dict[str, Any]], edits: Edits) -> dict[str, dict
 
 def updated_text(text: str, edits: Edits, writer: ConfigWriter | None) -> str:
     """The new file text, checked; raises Refused when no faithful update exists."""
-    expected = _expected(parse(text), edits)
+    from botocore.exceptions import ConfigParseError
+
+    try:
+        before = parse(text)
+    except ConfigParseError:
+        raise Refused("botocore cannot parse the file; it was left as is") from None
+    missing = sorted(set(edits) - set(before))
+    if missing:
+        raise Refused(f"the file has no [{missing[0]}] section; it was left as is")
+    expected = _expected(before, edits)
     candidates: list[Callable[[], str]] = []
     if writer is not None:
         candidates.append(lambda: with_writer(text, edits, writer))
@@ -139,7 +173,7 @@ def updated_text(text: str, edits: Edits, writer: ConfigWriter | None) -> str:
     for make in candidates:
         try:
             candidate = make()
-        except Exception:  # noqa: S112 - an unusable candidate; the next one is tried
+        except Exception:  # an unusable candidate; the next one is tried
             continue
         if _only_targets_differ(text, candidate, edits) or make is candidates[-1]:
             with contextlib.suppress(Exception):
@@ -178,7 +212,10 @@ def write_atomically(path: str, data: bytes, mode: int = 0o600) -> str:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    _fsync_directory(directory)
+    # The rename is done and visible: a directory that cannot be synced must not make the caller
+    # believe the file still holds the old text (it would undo a change that was made).
+    with contextlib.suppress(OSError):
+        _fsync_directory(directory)
     return real
 
 
@@ -199,6 +236,8 @@ def update_file(
         original = f.read()
     try:
         text = updated_text(original.decode("utf-8"), edits, writer)
+    except UnicodeDecodeError:
+        raise Refused(f"{real}: not UTF-8 text; it was left as is") from None
     except Refused as error:
         raise Refused(f"{real}: {error}") from None
     mode = os.stat(real).st_mode & 0o777

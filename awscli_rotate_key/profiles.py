@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,8 +68,11 @@ def static_key_source(
 
 def _refuse_non_static(name: str, config: Mapping[str, Any]) -> None:
     reasons = (
-        ("credential_source", "a role assumed with credential_source (an instance or container "
-         "role, or environment variables)"),
+        (
+            "credential_source",
+            "a role assumed with credential_source (an instance or container "
+            "role, or environment variables)",
+        ),
         ("web_identity_token_file", "a web identity token"),
         ("sso_session", "IAM Identity Center (SSO)"),
         ("sso_start_url", "IAM Identity Center (SSO)"),
@@ -79,8 +83,10 @@ def _refuse_non_static(name: str, config: Mapping[str, Any]) -> None:
             _refuse(name, what)
     if "aws_access_key_id" in config:
         key_id = str(config["aws_access_key_id"])
-        if "aws_session_token" in config or "aws_security_token" in config or key_id.startswith(
-            "ASIA"
+        if (
+            "aws_session_token" in config
+            or "aws_security_token" in config
+            or key_id.startswith("ASIA")
         ):
             _refuse(name, "temporary session credentials (a session token), which expire anyway")
         return
@@ -139,11 +145,15 @@ class ProfileFiles:
 
 
 def _profile_name(section: str, is_config: bool) -> str | None:
+    """The profile a section header names, read as botocore's ``build_profile_map`` does."""
     if not is_config:
         return section
     if section == "default":
         return "default"
-    parts = section.split(None, 1)
-    if len(parts) == 2 and parts[0] == "profile":
-        return parts[1].strip().strip('"')
-    return None
+    if not section.startswith("profile"):
+        return None
+    try:
+        parts = shlex.split(section)
+    except ValueError:
+        return None
+    return parts[1] if len(parts) == 2 else None

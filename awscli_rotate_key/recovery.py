@@ -50,10 +50,18 @@ def undo_unsaved(steps: Steps, record: JournalRecord, old: Credentials) -> dict[
         f"undoing an interrupted rotation of profile {record.profile!r}: the old key "
         f"{record.old_key_id} is still in the files"
     )
-    deleted = steps.delete_orphans(steps.iam_for(old), record.keys_before)
+    iam = steps.iam_for(old)
+    for key in iam.list_access_keys():
+        if key.access_key_id not in record.keys_before:
+            # A save or an undo cut between two files left other profiles on the new key.
+            steps.move_profiles(key.access_key_id, old)
+    deleted = steps.delete_orphans(iam, record.keys_before)
     steps.journal.clear()
-    return {"Action": "RolledBack", "OldAccessKeyId": record.old_key_id,
-            "DeletedAccessKeyIds": deleted}
+    return {
+        "Action": "RolledBack",
+        "OldAccessKeyId": record.old_key_id,
+        "DeletedAccessKeyIds": deleted,
+    }
 
 
 def finish_saved(

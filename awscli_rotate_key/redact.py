@@ -13,8 +13,10 @@ _PATTERNS = (
     # Query/XML protocols (IAM, STS): <SecretAccessKey>...</SecretAccessKey>
     re.compile(r"(<(SecretAccessKey|SessionToken)>)[^<]*(</\2>)"),
     # JSON protocols and parsed dicts: "SecretAccessKey": "..." / 'SecretAccessKey': '...'
-    re.compile(r"""(["'](?:SecretAccessKey|SessionToken|aws_secret_access_key)["']\s*:\s*["'])"""
-               r"""[^"']*(["'])"""),
+    re.compile(
+        r"""(["'](?:SecretAccessKey|SessionToken|aws_secret_access_key)["']\s*:\s*["'])"""
+        r"""[^"']*(["'])"""
+    ),
 )
 
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from awscli_rotate_key.credfile import ConfigWriter, update_file
-from awscli_rotate_key.errors import IamError, Interrupted, PartlyDone, Refused, RolledBack
+from awscli_rotate_key.errors import IamError, Interrupted, PartlyDone, RolledBack
 from awscli_rotate_key.journal import Journal, JournalRecord
-from awscli_rotate_key.profiles import Credentials, KeySource, ProfileFiles
+from awscli_rotate_key.profiles import Credentials, ProfileFiles
 
 ACTIVE, INACTIVE, DELETED = "Active", "Inactive", "Deleted"
 FIRST_DELAY, MAX_DELAY = 0.5, 3.0
@@ -216,8 +216,9 @@ class Steps:
         self.delete_new_key(old, new.access_key_id)
         self.journal.clear()
 
-    def finish_or_undo(self, record: JournalRecord, old: Credentials, new: Credentials,
-                       wait_timeout: float) -> str:
+    def finish_or_undo(
+        self, record: JournalRecord, old: Credentials, new: Credentials, wait_timeout: float
+    ) -> str:
         """From a saved new key: prove it, retire the old key; undo on a permanent failure.
 
         Returns the old key's final status. Raises RolledBack, PartlyDone or Interrupted.
@@ -226,8 +227,12 @@ class Steps:
         new_iam = self.iam_for(new)
         try:
             self.wait_or_undo_on_interrupt(new_iam, deadline, old, new)
-            status = self.retire_old_key(new_iam, old.access_key_id, record.delete_old_key,
-                                         max(deadline, self.monotonic() + FIRST_DELAY))
+            status = self.retire_old_key(
+                new_iam,
+                old.access_key_id,
+                record.delete_old_key,
+                max(deadline, self.monotonic() + FIRST_DELAY),
+            )
         except KeyNeverWorked as error:
             self.undo(old, new, old_deactivated=False)
             raise RolledBack(

@@ -118,13 +118,17 @@ def rotate_once(steps: Steps, source: KeySource, options: Options) -> Rotated | 
     steps.journal.save_rollback(old)
     steps.journal.save(record)
     new = create_key(steps, found.iam, record)
-    steps.reporter.step(f"Saving the new key {new.access_key_id} to the profile files")
-    profiles, files = steps.move_profiles(old.access_key_id, new)
+    profiles, files = save_new_key(steps, old, new)
     record.step, record.new_key_id = SAVED, new.access_key_id
     steps.journal.save(record)
     status = steps.finish_or_undo(record, old, new, options.wait_timeout)
     return Rotated(
-        found.user.name, old.access_key_id, new.access_key_id, status, profiles, files,
+        found.user.name,
+        old.access_key_id,
+        new.access_key_id,
+        status,
+        profiles,
+        files,
         deleted_other_key_id=deleted_other,
     )
 
@@ -167,11 +171,29 @@ def create_key(steps: Steps, iam: Iam, record: JournalRecord) -> Credentials:
         return iam.create_access_key()
     except IamError as error:
         deleted = steps.delete_orphans(iam, record.keys_before) if error.transient else []
-        steps.journal.clear()
+        note = f" (the unanswered new key {', '.join(deleted)} was deleted)" if deleted else ""
+        if error.ambiguous and not deleted:
+            # IAM may list the key later (eventual consistency): the journal lets the next
+            # run look again and delete it.
+            note = " (if a new key was created after all, the next run deletes it)"
+        else:
+            steps.journal.clear()
         if error.code == "LimitExceeded":
             raise Refused(f"IAM refused a new key ({error.code}); nothing was changed") from None
-        note = f" (the unanswered new key {', '.join(deleted)} was deleted)" if deleted else ""
         raise RolledBack(
             f"could not create a new key ({error.code}){note}; the old key "
             f"{record.old_key_id} is still in use and nothing else changed"
+        ) from None
+
+
+def save_new_key(steps: Steps, old: Credentials, new: Credentials) -> tuple[list[str], list[str]]:
+    """Move the profiles to the new key; if a file cannot be written, undo (exit 4)."""
+    steps.reporter.step(f"Saving the new key {new.access_key_id} to the profile files")
+    try:
+        return steps.move_profiles(old.access_key_id, new)
+    except (OSError, Refused) as error:
+        steps.undo(old, new, old_deactivated=False)
+        raise RolledBack(
+            f"could not save the new key to the files ({error}); the new key was deleted and "
+            f"the old key {old.access_key_id} is still in use. Nothing else changed"
         ) from None

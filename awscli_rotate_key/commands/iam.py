@@ -126,4 +126,5 @@ class BotocoreIam:
         when = used.get("LastUsedDate")
         if when is None:
             return "never"
-        return f"{_timestamp(when):%Y-%m-%d} ({used.get('ServiceName', '?')} in {used.get('Region', '?')})"
+        where = f"{used.get('ServiceName', '?')} in {used.get('Region', '?')}"
+        return f"{_timestamp(when):%Y-%m-%d} ({where})"

@@ -27,7 +27,10 @@ class World:
         """Invariant 1: at every instant the profile's files hold a key that exists, Active."""
         key_id, secret = self.home.profile_key("alice")
         assert key_id is not None and secret
-        assert self.moto.keys(self.user).get(key_id) == "Active", (key_id, self.moto.keys(self.user))
+        assert self.moto.keys(self.user).get(key_id) == "Active", (
+            key_id,
+            self.moto.keys(self.user),
+        )
         return key_id
 
     def assert_clean_final_state(self) -> str:

@@ -55,7 +55,8 @@ BOUNDARIES = [
 
 
 @pytest.mark.parametrize(
-    "action, signed_by, reach, unseen, recovery", [b[1:] for b in BOUNDARIES],
+    "action, signed_by, reach, unseen, recovery",
+    [b[1:] for b in BOUNDARIES],
     ids=[b[0] for b in BOUNDARIES],
 )
 def test_kill_at_step_boundary_then_next_run_recovers(

@@ -114,8 +114,8 @@ def test_static_key_in_config_file_is_rotated_where_it_lives(moto_server, aws_ho
     key = moto_server.make_key(user)
     aws_home.config.write_text(
         "[plugins]\nrotate_key = awscli_rotate_key\n\n[profile cfg]\nregion = us-east-1\n"
-        f"aws_access_key_id = {key.access_key_id}\naws_secret_access_key = {key.secret_access_key}\n"
-        "output = json\n"
+        f"aws_access_key_id = {key.access_key_id}\n"
+        f"aws_secret_access_key = {key.secret_access_key}\noutput = json\n"
     )
     result = aws_home.run("iam", "rotate-my-key", "--profile", "cfg")
     assert result.returncode == 0, result.stderr
@@ -132,8 +132,10 @@ def test_assume_role_profile_rotates_the_source_key_at_the_end_of_the_chain(moto
     user, old = setup_alice(moto_server, aws_home)
     with aws_home.config.open("a") as f:
         f.write(
-            "[profile middle]\nrole_arn = arn:aws:iam::123456789012:role/a\nsource_profile = alice\n"
-            "[profile top]\nrole_arn = arn:aws:iam::123456789012:role/b\nsource_profile = middle\n"
+            "[profile middle]\nrole_arn = arn:aws:iam::123456789012:role/a\n"
+            "source_profile = alice\n"
+            "[profile top]\nrole_arn = arn:aws:iam::123456789012:role/b\n"
+            "source_profile = middle\n"
         )
     result = aws_home.run("iam", "rotate-my-key", "--profile", "top")
     assert result.returncode == 0, result.stderr
@@ -149,18 +151,40 @@ def test_assume_role_profile_rotates_the_source_key_at_the_end_of_the_chain(moto
         ("[profile p]\nsso_start_url = https://x\n", {}, "SSO"),
         ("[profile p]\nlogin_session = arn:aws:iam::1:user/u\n", {}, "aws login"),
         ("[profile p]\ncredential_process = /bin/false\n", {}, "credential_process"),
-        ("[profile p]\nrole_arn = arn:aws:iam::1:role/r\ncredential_source = Environment\n", {},
-         "credential_source"),
-        ("[profile p]\nrole_arn = arn:aws:iam::1:role/r\nweb_identity_token_file = /t\n", {},
-         "web identity"),
-        ("[profile p]\naws_access_key_id = ASIAXXXXXXXXXXXXXXXX\naws_secret_access_key = s\n"
-         "aws_session_token = t\n", {}, "session token"),
+        (
+            "[profile p]\nrole_arn = arn:aws:iam::1:role/r\ncredential_source = Environment\n",
+            {},
+            "credential_source",
+        ),
+        (
+            "[profile p]\nrole_arn = arn:aws:iam::1:role/r\nweb_identity_token_file = /t\n",
+            {},
+            "web identity",
+        ),
+        (
+            "[profile p]\naws_access_key_id = ASIAXXXXXXXXXXXXXXXX\naws_secret_access_key = s\n"
+            "aws_session_token = t\n",
+            {},
+            "session token",
+        ),
         ("[profile p]\nregion = us-east-1\n", {}, "no access key"),
-        (None, {"AWS_ACCESS_KEY_ID": "AKIAENVENVENVENVENV1", "AWS_SECRET_ACCESS_KEY": "s"},
-         "AWS_ACCESS_KEY_ID"),
+        (
+            None,
+            {"AWS_ACCESS_KEY_ID": "AKIAENVENVENVENVENV1", "AWS_SECRET_ACCESS_KEY": "s"},
+            "AWS_ACCESS_KEY_ID",
+        ),
     ],
-    ids=["sso-session", "sso-legacy", "login", "process", "credential-source", "web-identity",
-         "session-token", "instance-role", "environment"],
+    ids=[
+        "sso-session",
+        "sso-legacy",
+        "login",
+        "process",
+        "credential-source",
+        "web-identity",
+        "session-token",
+        "instance-role",
+        "environment",
+    ],
 )
 def test_refuses_credential_sources_without_a_long_term_key(
     moto_server, aws_home, profile_text, env, expected
@@ -241,7 +265,8 @@ def test_every_profile_holding_the_old_key_gets_the_new_one(moto_server, aws_hom
     new_id = result.json["NewAccessKeyId"]
     assert result.json["UpdatedProfiles"] == ["alice", "alice-copy", "alice-cfg"]
     assert result.json["UpdatedFiles"] == [
-        os.path.realpath(aws_home.credentials), os.path.realpath(aws_home.config)
+        os.path.realpath(aws_home.credentials),
+        os.path.realpath(aws_home.config),
     ]
     secrets = {aws_home.profile_key(p) for p in ("alice", "alice-copy", "alice-cfg")}
     assert len(secrets) == 1 and next(iter(secrets))[0] == new_id
@@ -259,8 +284,13 @@ def test_older_than(moto_server, aws_home, age, rotates):
     if rotates:
         assert result.json["Rotated"] is True
     else:
-        assert result.json == {"Rotated": False, "Reason": "NotDue",
-                               "AccessKeyId": old.access_key_id, "AgeDays": 89, "OlderThan": 90}
+        assert result.json == {
+            "Rotated": False,
+            "Reason": "NotDue",
+            "AccessKeyId": old.access_key_id,
+            "AgeDays": 89,
+            "OlderThan": 90,
+        }
         assert snapshot(aws_home) == before
         assert moto_server.keys(user) == {old.access_key_id: "Active"}
 
@@ -274,8 +304,13 @@ def test_dry_run_changes_nothing(moto_server, proxied_home, proxy):
 
     assert result.returncode == 0, result.stderr
     assert result.json == {
-        "Rotated": False, "DryRun": True, "UserName": user, "AccessKeyId": old.access_key_id,
-        "AgeDays": 100, "Due": True, "Profiles": ["alice"],
+        "Rotated": False,
+        "DryRun": True,
+        "UserName": user,
+        "AccessKeyId": old.access_key_id,
+        "AgeDays": 100,
+        "Due": True,
+        "Profiles": ["alice"],
         "Files": [os.path.realpath(proxied_home.credentials)],
         "OtherKey": {"AccessKeyId": other.access_key_id, "Status": "Inactive", "Action": "Delete"},
     }
@@ -288,8 +323,14 @@ def test_dry_run_changes_nothing(moto_server, proxied_home, proxy):
 def test_output_text_and_query(moto_server, aws_home):
     user, old = setup_alice(moto_server, aws_home)
     result = aws_home.run(
-        "iam", "rotate-my-key", "--profile", "alice", "--query", "OldAccessKeyId",
-        "--output", "text",
+        "iam",
+        "rotate-my-key",
+        "--profile",
+        "alice",
+        "--query",
+        "OldAccessKeyId",
+        "--output",
+        "text",
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == old.access_key_id
@@ -314,8 +355,9 @@ def test_old_key_is_retired_by_calls_signed_with_the_new_key(moto_server, proxie
 
 def test_new_key_rejected_for_a_while_is_retried(moto_server, proxied_home, proxy):
     user, old = setup_alice(moto_server, proxied_home)
-    rule = proxy.reject_unknown_keys({old.access_key_id, moto_server.admin.access_key_id},
-                                     seconds=2.5)
+    rule = proxy.reject_unknown_keys(
+        {old.access_key_id, moto_server.admin.access_key_id}, seconds=2.5
+    )
 
     result = proxied_home.run("iam", "rotate-my-key", "--profile", "alice", "--verbose")
 
@@ -357,7 +399,15 @@ def test_help_page_documents_options_and_exit_codes(aws_home):
     result = aws_home.run("iam", "rotate-my-key", "help")
     assert result.returncode == 0, result.stderr
     page = re.sub(".\b", "", result.stdout)
-    for needle in ("--older-than", "--no-delete", "--delete-other-key", "--wait-timeout",
-                   "--dry-run", "Exit codes", "rolled back", "iam:CreateAccessKey",
-                   "aws iam rotate-my-key --profile alice --older-than 90"):
+    for needle in (
+        "--older-than",
+        "--no-delete",
+        "--delete-other-key",
+        "--wait-timeout",
+        "--dry-run",
+        "Exit codes",
+        "rolled back",
+        "iam:CreateAccessKey",
+        "aws iam rotate-my-key --profile alice --older-than 90",
+    ):
         assert needle in page, needle

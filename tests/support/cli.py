@@ -106,7 +106,11 @@ class AwsHome:
         """(access key id, secret) of a profile, read from the files as botocore reads them."""
         from botocore.configloader import raw_config_parse
 
-        creds = raw_config_parse(str(self.credentials)).get(name, {}) if self.credentials.exists() else {}
+        creds = (
+            raw_config_parse(str(self.credentials)).get(name, {})
+            if self.credentials.exists()
+            else {}
+        )
         section = name if name == "default" else f"profile {name}"
         conf = raw_config_parse(str(self.config)).get(section, {})
         for source in (creds, conf):
