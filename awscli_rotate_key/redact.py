@@ -40,14 +40,12 @@ def _redact_value(value: object) -> object:
     return value
 
 
-class SecretRedactor(logging.Filter):
-    """Redact secrets in a record's message and arguments; never drops a record."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str) and ("Secret" in record.msg or "Token" in record.msg):
-            record.msg = redact(record.msg)
-        if isinstance(record.args, tuple):
-            record.args = tuple(_redact_value(a) for a in record.args)
-        elif isinstance(record.args, dict):
-            record.args = {k: _redact_value(v) for k, v in record.args.items()}
-        return True
+def redact_record(record: logging.LogRecord) -> bool:
+    """Redact secrets in a record's message and arguments, in place; keep the record."""
+    if isinstance(record.msg, str) and ("Secret" in record.msg or "Token" in record.msg):
+        record.msg = redact(record.msg)
+    if isinstance(record.args, tuple):
+        record.args = tuple(_redact_value(a) for a in record.args)
+    elif isinstance(record.args, dict):
+        record.args = {k: _redact_value(v) for k, v in record.args.items()}
+    return True

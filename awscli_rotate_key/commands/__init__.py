@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import logging
+
+LOG = logging.getLogger(__name__)
 
 # command name -> "module:class"; modules are imported only when the iam table is built.
 COMMANDS = {
@@ -17,7 +20,9 @@ def lazy_commands(session):  # type: ignore[no-untyped-def]
         module_name, class_name = target.split(":")
         try:
             module = importlib.import_module(module_name)
-        except ImportError:  # a command still being built must not break `aws iam`
+        except ImportError:
+            # A broken install of one command must not break every `aws iam` command.
+            LOG.debug("awscli-rotate-key: cannot load %s", module_name, exc_info=True)
             continue
         commands[name] = getattr(module, class_name)(session)
     return commands
