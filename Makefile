@@ -32,6 +32,7 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/plugin_overhead.py
 	$(BIN)/python benchmarks/rotation_cost.py
+	$(BIN)/python benchmarks/audit_scale.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

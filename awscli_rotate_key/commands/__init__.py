@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+from typing import Any
 
 LOG = logging.getLogger(__name__)
 
@@ -12,6 +13,11 @@ COMMANDS = {
     "rotate-my-key": "awscli_rotate_key.commands.rotate:RotateMyKeyCommand",
     "audit-access-keys": "awscli_rotate_key.commands.audit:AuditAccessKeysCommand",
 }
+
+
+def arg(name: str, help_text: str, **extra: Any) -> dict[str, Any]:
+    """One ARG_TABLE entry of a BasicCommand."""
+    return {"name": name, "help_text": help_text, **extra}
 
 
 def lazy_commands(session):  # type: ignore[no-untyped-def]

@@ -8,13 +8,10 @@ from typing import Any
 from awscli.customizations.commands import BasicCommand
 
 import awscli_rotate_key
+from awscli_rotate_key.commands import arg
 from awscli_rotate_key.errors import EXIT_INTERRUPTED, IamError, RotateKeyError
 
 _HELP = ("iam", "rotate-my-key")
-
-
-def _arg(name: str, help_text: str, **extra: Any) -> dict[str, Any]:
-    return {"name": name, "help_text": help_text, **extra}
 
 
 class RotateMyKeyCommand(BasicCommand):
@@ -27,48 +24,46 @@ class RotateMyKeyCommand(BasicCommand):
     )
     EXAMPLES = BasicCommand.FROM_FILE(*_HELP, "_examples.rst", root_module=awscli_rotate_key)
     ARG_TABLE = [
-        _arg(
-            "access-key-id", "<p>Guard: refuse (exit 3) unless the profile's key is this one.</p>"
-        ),
-        _arg("user-name", "<p>Guard: refuse (exit 3) unless the key belongs to this IAM user.</p>"),
-        _arg(
+        arg("access-key-id", "<p>Guard: refuse (exit 3) unless the profile's key is this one.</p>"),
+        arg("user-name", "<p>Guard: refuse (exit 3) unless the key belongs to this IAM user.</p>"),
+        arg(
             "delete",
             "<p>Delete the old key after deactivating it (the default).</p>",
             action="store_true",
             group_name="delete",
         ),
-        _arg(
+        arg(
             "no-delete",
             "<p>Leave the old key Inactive instead of deleting it, so that it "
             "can be reactivated to undo the rotation.</p>",
             action="store_true",
             group_name="delete",
         ),
-        _arg(
+        arg(
             "delete-other-key",
             "<p>If the user already has two keys and the other one is "
             "Active, delete it to make room (otherwise the command refuses).</p>",
             action="store_true",
         ),
-        _arg(
+        arg(
             "older-than",
             "<p>Rotate only if the key is at least this many days old; "
             "otherwise exit 0 without changing anything. For cron.</p>",
             cli_type_name="integer",
         ),
-        _arg(
+        arg(
             "wait-timeout",
             "<p>Seconds to wait for the new key to work and for another run "
             "holding the lock (default 60).</p>",
             cli_type_name="integer",
             default=60,
         ),
-        _arg(
+        arg(
             "dry-run",
             "<p>Print the plan; call no mutating API, write no file.</p>",
             action="store_true",
         ),
-        _arg("verbose", "<p>Print each step on stderr.</p>", action="store_true"),
+        arg("verbose", "<p>Print each step on stderr.</p>", action="store_true"),
     ]
 
     def _run_main(self, parsed_args: Any, parsed_globals: Any) -> int:

@@ -450,6 +450,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        # Headers and body are written separately: without TCP_NODELAY the body waits for the
+        # client's delayed ACK (~40 ms a request), which would swamp any latency we inject.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.server.track(self.connection, add=True)
 
     def finish(self) -> None:

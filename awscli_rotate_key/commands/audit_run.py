@@ -1,0 +1,181 @@
+"""``aws iam audit-access-keys`` at run time: options, clients from the CLI session, rendering."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import sys
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.config import Config
+
+from awscli_rotate_key.audit import Thresholds, audit_document, exit_code
+from awscli_rotate_key.commands.audit import NAME
+from awscli_rotate_key.organization import (
+    Access,
+    Settings,
+    audit_accounts,
+    organization_accounts,
+)
+from awscli_rotate_key.report import AWS_FAILURES, describe_failure
+
+EXIT_ERROR = 255  # the CLI's own code for a command that could not run (as for unknown options)
+_ACCOUNT_ID = re.compile(r"^\d{12}$")
+
+
+class UsageError(Exception):
+    """Options that cannot be used as given."""
+
+
+@dataclass(frozen=True)
+class Options:
+    limits: Thresholds
+    fail_on: str | None
+    organization: bool
+    account_ids: tuple[str, ...]
+    role_name: str
+    max_concurrency: int
+
+
+def options_from(parsed_args: Any) -> Options:
+    limits = Thresholds(parsed_args.warn_days, parsed_args.alert_days, parsed_args.unused_days)
+    if min(limits.warn_days, limits.alert_days, limits.unused_days) < 0:
+        raise UsageError("--warn-days, --alert-days and --unused-days must be 0 or more")
+    if limits.alert_days < limits.warn_days:
+        raise UsageError("--alert-days must not be less than --warn-days")
+    if parsed_args.organization and parsed_args.account_ids:
+        raise UsageError("--organization and --account-ids cannot be used together")
+    account_ids = tuple(parsed_args.account_ids or ())
+    bad = [a for a in account_ids if not _ACCOUNT_ID.match(a)]
+    if bad:
+        raise UsageError(f"not a 12-digit account ID: {', '.join(bad)}")
+    if parsed_args.max_concurrency < 1:
+        raise UsageError("--max-concurrency must be at least 1")
+    return Options(
+        limits=limits,
+        fail_on=parsed_args.fail_on,
+        organization=parsed_args.organization,
+        account_ids=account_ids,
+        role_name=parsed_args.role_name,
+        max_concurrency=parsed_args.max_concurrency,
+    )
+
+
+class SessionClients:
+    """Clients made from the CLI's session, honouring --endpoint-url, --region, --no-verify-ssl."""
+
+    def __init__(self, session: Any, parsed_globals: Any, max_concurrency: int) -> None:
+        self._session, self._globals = session, parsed_globals
+        # Enough pooled connections for every call in flight; retries as the profile says.
+        self._config = Config(max_pool_connections=max(10, max_concurrency))
+        self._region = parsed_globals.region or session.get_config_variable("region")
+        self._lock = threading.Lock()  # creating clients is not thread-safe in botocore
+
+    def client(self, service: str, credentials: dict[str, Any] | None = None) -> Any:
+        from awscli.customizations.utils import create_client_from_parsed_globals
+
+        overrides: dict[str, Any] = {"config": self._config}
+        if not self._region:
+            overrides["region_name"] = "us-east-1"  # IAM, STS and Organizations answer there
+        if credentials is not None:
+            overrides.update(
+                aws_access_key_id=credentials["AccessKeyId"],
+                aws_secret_access_key=credentials["SecretAccessKey"],
+                aws_session_token=credentials["SessionToken"],
+            )
+        with self._lock:
+            return create_client_from_parsed_globals(
+                self._session, service, self._globals, overrides=overrides
+            )
+
+    def member_iam(self, credentials: dict[str, Any]) -> Any:
+        return self.client("iam", credentials)
+
+
+def for_table(document: dict[str, Any]) -> dict[str, Any]:
+    """What ``--output table`` shows when there is no ``--query``: one narrow line per key.
+
+    The full rows are too wide for a terminal, and a list inside each row would make the CLI's
+    table formatter draw a sub-table per key. Scripts use json, text or --query.
+    """
+    several = len(document["Accounts"]) > 1
+
+    def line(key: dict[str, Any]) -> dict[str, Any]:
+        cells = {
+            "UserName": key["UserName"],
+            "AccessKeyId": key["AccessKeyId"] or "?",
+            "Status": key["Status"],
+            "AgeDays": key["AgeDays"],
+            "LastUsed": (key["LastUsedDate"] or "never")[:10],
+            "Severity": key["Severity"],
+            "Findings": " ".join(key["Findings"]),
+        }
+        if several:
+            cells["AccountId"] = key["AccountId"]
+        if key["MatchNote"]:
+            cells["Note"] = key["MatchNote"]
+        return cells
+
+    accounts = [{k: "" if v is None else v for k, v in a.items()} for a in document["Accounts"]]
+    return {**document, "Accounts": accounts, "Keys": [line(k) for k in document["Keys"]]}
+
+
+def run(session: Any, parsed_args: Any, parsed_globals: Any) -> int:
+    """The whole command: plan, audit every account, render, exit code."""
+    try:
+        options = options_from(parsed_args)
+    except UsageError as error:
+        _say(str(error))
+        return EXIT_ERROR
+    clients = SessionClients(session, parsed_globals, options.max_concurrency)
+    try:
+        access, account_ids = _plan(clients, options)
+    except AWS_FAILURES as error:
+        _say(describe_failure(error))
+        return EXIT_ERROR
+    settings = Settings(
+        now=dt.datetime.now(dt.timezone.utc).replace(microsecond=0),
+        limits=options.limits,
+        max_concurrency=options.max_concurrency,
+    )
+    audits = audit_accounts(account_ids, access, settings)
+    document = audit_document(audits)
+    render(session, document, parsed_globals)
+    for audit in audits:
+        if audit.error:
+            _say(f"account {audit.account_id} not audited: {audit.error}")
+    return exit_code(audits, options.fail_on)
+
+
+def render(session: Any, document: dict[str, Any], parsed_globals: Any) -> None:
+    from awscli.formatter import get_formatter
+
+    output = parsed_globals.output or session.get_config_variable("output") or "json"
+    if output == "table" and parsed_globals.query is None:
+        document = for_table(document)
+    get_formatter(output, parsed_globals)(NAME, document)
+
+
+def _plan(clients: SessionClients, options: Options) -> tuple[Access, list[str]]:
+    """Who is calling, and which accounts to audit."""
+    sts = clients.client("sts")
+    identity = sts.get_caller_identity()
+    caller = str(identity["Account"])
+    access = Access(
+        caller_account=caller,
+        partition=str(identity["Arn"]).split(":")[1],
+        caller_iam=clients.client("iam"),
+        sts=sts,
+        iam_with=clients.member_iam,
+        role_name=options.role_name,
+    )
+    if options.organization:
+        return access, organization_accounts(clients.client("organizations"))
+    return access, list(options.account_ids) or [caller]
+
+
+def _say(message: str) -> None:
+    sys.stderr.write(f"{NAME}: {message}\n")
+    sys.stderr.flush()
