@@ -135,4 +135,6 @@ class StderrReporter:
 
     def done(self) -> None:
         if self._dots:
-            self._line("")
+            self._stream.write("\n")
+            self._stream.flush()
+            self._dots = False

@@ -127,3 +127,24 @@ def test_no_delete_is_remembered_by_the_recovery(world, proxy):
     assert result.returncode == 0, result.stderr
     assert result.json["OldKeyStatus"] == "Inactive"
     assert world.moto.keys(world.user)[world.old.access_key_id] == "Inactive"
+
+
+def test_dry_run_only_reports_a_pending_recovery(world, proxy):
+    kill_at(world, proxy, "UpdateAccessKey", "new", reach=False)
+    files_before = {p.name: p.read_bytes() for p in (world.home.root / ".aws").iterdir()}
+    keys_before = world.moto.keys(world.user)
+    new_id = world.home.profile_key("alice")[0]
+
+    result = world.home.run(*ROTATE, "--dry-run")
+
+    assert result.returncode == 0, result.stderr
+    assert result.json["PendingRecovery"] == {
+        "Profile": "alice",
+        "OldAccessKeyId": world.old.access_key_id,
+        "NewAccessKeyId": new_id,
+        "Step": "saved",
+    }
+    assert {p.name: p.read_bytes() for p in (world.home.root / ".aws").iterdir()} == files_before
+    assert world.moto.keys(world.user) == keys_before
+    assert world.home.run(*ROTATE).json["Recovered"]["Action"] == "Completed"
+    world.assert_clean_final_state()

@@ -411,3 +411,61 @@ def test_help_page_documents_options_and_exit_codes(aws_home):
         "aws iam rotate-my-key --profile alice --older-than 90",
     ):
         assert needle in page, needle
+
+
+def test_symlinked_credentials_file_stays_a_link_and_its_target_is_reported(
+    moto_server, aws_home, tmp_path
+):
+    user, old = setup_alice(moto_server, aws_home)
+    dotfiles = tmp_path / "dotfiles"
+    dotfiles.mkdir()
+    target = dotfiles / "aws-credentials"
+    aws_home.credentials.rename(target)
+    aws_home.credentials.symlink_to(target)
+
+    result = aws_home.run("iam", "rotate-my-key", "--profile", "alice")
+
+    assert result.returncode == 0, result.stderr
+    assert result.json["UpdatedFiles"] == [str(target.resolve())]
+    assert aws_home.credentials.is_symlink()
+    assert os.readlink(aws_home.credentials) == str(target)
+    assert aws_home.profile_key("alice")[0] == result.json["NewAccessKeyId"]
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert sorted(os.listdir(dotfiles)) == ["aws-credentials"]  # no temp file left
+
+
+def test_wait_indicator_only_on_a_terminal(moto_server, proxied_home, proxy):
+    import pty
+    import subprocess
+
+    user, old = setup_alice(moto_server, proxied_home)
+    proxy.reject_unknown_keys({old.access_key_id, moto_server.admin.access_key_id}, seconds=2)
+    controller, terminal = pty.openpty()
+    proc = subprocess.Popen(
+        proxied_home.argv("iam", "rotate-my-key", "--profile", "alice"),
+        env=proxied_home.env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=terminal,
+        text=True,
+    )
+    os.close(terminal)
+    out, _ = proc.communicate(timeout=60)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(controller)
+    shown = b"".join(chunks).decode()
+    assert proc.returncode == 0, shown
+    # The wait was visible on the terminal (the backoff makes it 2 or 3 dots) ...
+    assert re.fullmatch(r"\.{2,3}\n", shown.replace("\r", "")), shown
+    # ... and a piped stderr (every other test here) gets no dots: only the JSON on stdout.
+    assert out.lstrip().startswith("{")
+    piped = proxied_home.run("iam", "rotate-my-key", "--profile", "alice")
+    assert "." not in piped.stderr
