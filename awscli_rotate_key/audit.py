@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from awscli_rotate_key.errors import EXIT_AUDIT_ACCOUNT_FAILED, EXIT_AUDIT_THRESHOLD, EXIT_OK
+from awscli_rotate_key.keys import AccessKey
 from awscli_rotate_key.report import KeySlot, UserRow
 
 OK, WARNING, ALERT = "OK", "WARNING", "ALERT"
@@ -29,15 +30,6 @@ class Thresholds:
     warn_days: int = 90
     alert_days: int = 730
     unused_days: int = 45
-
-
-@dataclass(frozen=True)
-class ListedKey:
-    """A key as ListAccessKeys shows it now."""
-
-    access_key_id: str
-    status: str
-    create_date: dt.datetime
 
 
 @dataclass(frozen=True)
@@ -142,20 +134,20 @@ class SlotMatch:
     """A report slot and its key; ``key`` None with ``candidates`` means it is ambiguous."""
 
     slot: KeySlot
-    key: ListedKey | None
-    candidates: tuple[ListedKey, ...] = ()
+    key: AccessKey | None
+    candidates: tuple[AccessKey, ...] = ()
     maybe_deleted: bool = False  # one equally good pairing leaves the slot's key deleted
 
 
-def _same_second(slot: KeySlot, key: ListedKey) -> bool:
+def _same_second(slot: KeySlot, key: AccessKey) -> bool:
     return slot.last_rotated is not None and slot.last_rotated == key.create_date
 
 
-def _same_status(slot: KeySlot, key: ListedKey) -> bool:
+def _same_status(slot: KeySlot, key: AccessKey) -> bool:
     return slot.active == (key.status == "Active")
 
 
-def _admissible(slot: KeySlot, key: ListedKey) -> bool:
+def _admissible(slot: KeySlot, key: AccessKey) -> bool:
     """Same creation second, or (a reactivated key) same status and activated after creation."""
     if _same_second(slot, key):
         return True
@@ -164,8 +156,8 @@ def _admissible(slot: KeySlot, key: ListedKey) -> bool:
 
 
 def _assignments(
-    slots: Sequence[KeySlot], keys: Sequence[ListedKey]
-) -> list[tuple[ListedKey | None, ...]]:
+    slots: Sequence[KeySlot], keys: Sequence[AccessKey]
+) -> list[tuple[AccessKey | None, ...]]:
     """Every way to give each slot a distinct admissible key or none (at most 3 x 3 ways)."""
     options = [[None, *[k for k in keys if _admissible(s, k)]] for s in slots]
     return [
@@ -175,7 +167,7 @@ def _assignments(
     ]
 
 
-def _score(slots: Sequence[KeySlot], combo: tuple[ListedKey | None, ...]) -> tuple[int, int, int]:
+def _score(slots: Sequence[KeySlot], combo: tuple[AccessKey | None, ...]) -> tuple[int, int, int]:
     pairs = [(s, k) for s, k in zip(slots, combo, strict=True) if k is not None]
     return (
         len(pairs),
@@ -185,8 +177,8 @@ def _score(slots: Sequence[KeySlot], combo: tuple[ListedKey | None, ...]) -> tup
 
 
 def match_slots(
-    slots: Sequence[KeySlot], keys: Sequence[ListedKey]
-) -> tuple[list[SlotMatch], list[ListedKey]]:
+    slots: Sequence[KeySlot], keys: Sequence[AccessKey]
+) -> tuple[list[SlotMatch], list[AccessKey]]:
     """Pair report slots with listed keys: (matches, keys no slot accounts for).
 
     The best pairing has the most pairs, then the most same-second pairs, then the most
@@ -231,7 +223,7 @@ class Judge:
     report_time: dt.datetime | None = None
 
     def slot_row(
-        self, user: UserRow, slot: KeySlot, key: ListedKey | None, note: str | None = None
+        self, user: UserRow, slot: KeySlot, key: AccessKey | None, note: str | None = None
     ) -> KeyRow:
         """A key as the report shows it; its status is the listed one when we know the key."""
         active = slot.active if key is None else key.status == "Active"
@@ -252,7 +244,7 @@ class Judge:
             match_note=note,
         )
 
-    def listed_row(self, user: UserRow, key: ListedKey, last_use: LastUse) -> KeyRow:
+    def listed_row(self, user: UserRow, key: AccessKey, last_use: LastUse) -> KeyRow:
         """A key the report does not show (newer than the report): aged from its CreateDate."""
         active = key.status == "Active"
         severity, findings = classify(
@@ -279,7 +271,7 @@ class Judge:
 class Listing:
     """ListAccessKeys for one user: its keys, None if the user is gone, or why it failed."""
 
-    keys: tuple[ListedKey, ...] | None
+    keys: tuple[AccessKey, ...] | None
     error: str | None = None
 
 

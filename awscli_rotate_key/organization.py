@@ -20,11 +20,11 @@ from awscli_rotate_key.audit import (
     Judge,
     KeyRow,
     LastUse,
-    ListedKey,
     Listing,
     Thresholds,
     user_rows,
 )
+from awscli_rotate_key.keys import AccessKey
 from awscli_rotate_key.report import (
     AWS_FAILURES,
     DEFAULT_WAIT,
@@ -67,7 +67,7 @@ def list_user_keys(iam: Any, user_name: str) -> Listing:
         return Listing((), describe_failure(error))
     return Listing(
         tuple(
-            ListedKey(k["AccessKeyId"], k["Status"], parse_timestamp(k["CreateDate"]))
+            AccessKey(k["AccessKeyId"], k["Status"], parse_timestamp(k["CreateDate"]))
             for k in response.get("AccessKeyMetadata", [])
         )
     )

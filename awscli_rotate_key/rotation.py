@@ -16,18 +16,12 @@ from typing import Protocol
 from awscli_rotate_key.credfile import ConfigWriter, update_file
 from awscli_rotate_key.errors import IamError, Interrupted, PartlyDone, RolledBack
 from awscli_rotate_key.journal import Journal, JournalRecord
+from awscli_rotate_key.keys import AccessKey
 from awscli_rotate_key.profiles import Credentials, ProfileFiles
 
 ACTIVE, INACTIVE, DELETED = "Active", "Inactive", "Deleted"
 FIRST_DELAY, MAX_DELAY = 0.5, 3.0
 NEEDED_SUCCESSES = 2
-
-
-@dataclass(frozen=True)
-class AccessKey:
-    access_key_id: str
-    status: str
-    create_date: dt.datetime
 
 
 @dataclass(frozen=True)

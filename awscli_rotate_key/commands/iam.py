@@ -17,8 +17,9 @@ from botocore.exceptions import (
 )
 
 from awscli_rotate_key.errors import IamError
+from awscli_rotate_key.keys import AccessKey
 from awscli_rotate_key.profiles import Credentials
-from awscli_rotate_key.rotation import AccessKey, User
+from awscli_rotate_key.rotation import User
 
 T = TypeVar("T")
 READ_ATTEMPTS = 3

@@ -18,7 +18,6 @@ from awscli_rotate_key.audit import (
     AccountAudit,
     Judge,
     LastUse,
-    ListedKey,
     Listing,
     Thresholds,
     audit_document,
@@ -27,6 +26,7 @@ from awscli_rotate_key.audit import (
     match_slots,
     user_rows,
 )
+from awscli_rotate_key.keys import AccessKey
 from awscli_rotate_key.report import KeySlot, UserRow, parse_credential_report
 
 UTC = dt.timezone.utc
@@ -93,11 +93,11 @@ def slot(number: int, rotated: dt.datetime | None, active: bool = True) -> KeySl
     return KeySlot(number, active, rotated, None, None, None)
 
 
-def key(key_id: str, created: dt.datetime, status: str = "Active") -> ListedKey:
-    return ListedKey(key_id, status, created)
+def key(key_id: str, created: dt.datetime, status: str = "Active") -> AccessKey:
+    return AccessKey(key_id, status, created)
 
 
-def paired(slots: list[KeySlot], keys: list[ListedKey]) -> dict[int, str | None]:
+def paired(slots: list[KeySlot], keys: list[AccessKey]) -> dict[int, str | None]:
     matches, _ = match_slots(slots, keys)
     return {m.slot.number: (m.key.access_key_id if m.key else None) for m in matches}
 
