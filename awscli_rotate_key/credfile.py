@@ -9,9 +9,11 @@ values, the file is left as it was.
 
 from __future__ import annotations
 
+import configparser
 import contextlib
 import errno
 import fcntl
+import io
 import os
 import re
 import tempfile
@@ -36,16 +38,42 @@ class ConfigWriter(Protocol):
     def update_config(self, new_values: dict[str, str], config_filename: str) -> None: ...
 
 
-def parse(text: str) -> dict[str, dict[str, Any]]:
-    """Parse INI text exactly as botocore does (``raw_config_parse``)."""
-    from botocore.configloader import raw_config_parse
+class Unparsable(ValueError):
+    """botocore would not load this file."""
 
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "f")
-        with open(path, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        result: dict[str, dict[str, Any]] = raw_config_parse(path)
-        return result
+
+def parse(text: str) -> dict[str, dict[str, Any]]:
+    """Parse INI text exactly as botocore's ``raw_config_parse`` does, in memory.
+
+    (Never through a temporary file: the text holds secrets.)
+    """
+    parser = configparser.RawConfigParser()
+    try:
+        parser.read_file(io.StringIO(text, newline=None))  # universal newlines, as open() does
+    except configparser.Error as error:
+        raise Unparsable(str(error)) from None
+    config: dict[str, dict[str, Any]] = {}
+    for section in parser.sections():
+        config[section] = {}
+        for option in parser.options(section):
+            value: Any = parser.get(section, option)
+            if value.startswith("\n"):
+                value = _parse_nested(value)
+            config[section][option] = value
+    return config
+
+
+def _parse_nested(value: str) -> dict[str, str]:
+    """botocore's one level of nesting (``s3 =`` followed by indented ``key = value`` lines)."""
+    parsed = {}
+    for line in value.splitlines():
+        line = line.strip()
+        if line:
+            if "=" not in line:
+                raise Unparsable(f"nested value without '=': {line[:20]!r}")
+            key, nested = line.split("=", 1)
+            parsed[key.strip()] = nested.strip()
+    return parsed
 
 
 def _section_header(stripped: str) -> str | None:
@@ -127,16 +155,23 @@ def line_edit(text: str, edits: Edits) -> str:
     return "".join(lines)
 
 
-def with_writer(text: str, edits: Edits, writer: ConfigWriter) -> str:
-    """Apply the edits with the AWS CLI's ConfigFileWriter on a private copy."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "f")
-        with open(path, "w", encoding="utf-8", newline="") as f:
+def with_writer(text: str, edits: Edits, writer: ConfigWriter, workdir: str | None = None) -> str:
+    """Apply the edits with the AWS CLI's ConfigFileWriter on a private 0600 copy.
+
+    The copy holds secrets: it lives in ``workdir`` (the target's own directory) and is removed
+    at once.
+    """
+    fd, path = tempfile.mkstemp(dir=workdir, prefix=".rotate-my-key.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
         for section, values in edits.items():
             writer.update_config({"__section__": section, **values}, path)
         with open(path, encoding="utf-8", newline="") as f:
             return f.read()
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
 
 
 def _only_targets_differ(before: str, after: str, edits: Edits) -> bool:
@@ -154,13 +189,16 @@ def _expected(before: dict[str, dict[str, Any]], edits: Edits) -> dict[str, dict
     return expected
 
 
-def updated_text(text: str, edits: Edits, writer: ConfigWriter | None) -> str:
-    """The new file text, checked; raises Refused when no faithful update exists."""
-    from botocore.exceptions import ConfigParseError
+def updated_text(
+    text: str, edits: Edits, writer: ConfigWriter | None, workdir: str | None = None
+) -> str:
+    """The new file text, checked; raises Refused when no faithful update exists.
 
+    ``workdir``: where the writer's private copy may live (the target file's directory).
+    """
     try:
         before = parse(text)
-    except ConfigParseError:
+    except Unparsable:
         raise Refused("botocore cannot parse the file; it was left as is") from None
     missing = sorted(set(edits) - set(before))
     if missing:
@@ -168,7 +206,7 @@ def updated_text(text: str, edits: Edits, writer: ConfigWriter | None) -> str:
     expected = _expected(before, edits)
     candidates: list[Callable[[], str]] = []
     if writer is not None:
-        candidates.append(lambda: with_writer(text, edits, writer))
+        candidates.append(lambda: with_writer(text, edits, writer, workdir))
     candidates.append(lambda: line_edit(text, edits))
     for make in candidates:
         try:
@@ -235,7 +273,7 @@ def update_file(
     with open(real, "rb") as f:
         original = f.read()
     try:
-        text = updated_text(original.decode("utf-8"), edits, writer)
+        text = updated_text(original.decode("utf-8"), edits, writer, os.path.dirname(real))
     except UnicodeDecodeError:
         raise Refused(f"{real}: not UTF-8 text; it was left as is") from None
     except Refused as error:

@@ -73,6 +73,8 @@ TRANSIENT_CODES = frozenset(
         "InternalError",
         "RequestTimeout",
         "ConnectionError",
+        "ConnectionClosed",
+        "ConnectTimeout",
         "ReadTimeout",
         "HTTP5xx",
     }

@@ -18,7 +18,8 @@ from awscli_rotate_key.credfile import write_atomically
 from awscli_rotate_key.profiles import Credentials
 
 CREATING = "creating"  # keys_before is known; CreateAccessKey may or may not have happened
-SAVED = "saved"  # the new key is in the files; the old one is being retired
+SAVED = "saved"  # the new key is in the files; it is being proven
+RETIRING = "retiring"  # the old key is being retired: it may be Inactive or gone, never undo
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import shlex
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,13 +42,15 @@ def static_key_source(
     profiles: Mapping[str, Mapping[str, Any]],
     env: Mapping[str, str],
     profile_from_flag: bool,
+    in_credentials_file: Collection[str] = (),
 ) -> KeySource:
-    """Follow botocore's precedence to the profile whose static key is in use; refuse the rest."""
-    if env.get("AWS_ACCESS_KEY_ID") and not profile_from_flag:
-        raise Refused(
-            "the credentials come from the AWS_ACCESS_KEY_ID environment variable, which this "
-            "command cannot update; nothing was changed. Unset it and use a profile (--profile)"
-        )
+    """Follow botocore's precedence to the profile whose static key is in use; refuse the rest.
+
+    ``in_credentials_file``: profiles whose static key is in the shared credentials file (it
+    beats ``credential_process``; a key in the config file does not).
+    """
+    if not profile_from_flag:
+        _refuse_environment(env)
     chain: list[str] = []
     name = requested
     while True:
@@ -58,15 +60,47 @@ def static_key_source(
         config = profiles.get(name)
         if config is None:
             raise Refused(f"profile {name!r} was not found in the AWS config or credentials file")
+        # The requested profile's role comes first; a source profile's static key comes first.
         source = config.get("source_profile")
-        if "role_arn" in config and source and source != name:
-            name = source
-            continue
-        _refuse_non_static(name, config)
+        is_source = len(chain) > 1
+        if "role_arn" in config and not (is_source and _has_static_key(config)):
+            if source == name:
+                _refuse_non_static(name, config, in_credentials_file)
+                return KeySource(requested, name, tuple(chain))
+            if source:
+                name = source
+                continue
+            if "credential_source" not in config and "web_identity_token_file" not in config:
+                _refuse(name, "a role_arn without source_profile or credential_source")
+        _refuse_non_static(name, config, in_credentials_file)
         return KeySource(requested, name, tuple(chain))
 
 
-def _refuse_non_static(name: str, config: Mapping[str, Any]) -> None:
+def _refuse_environment(env: Mapping[str, str]) -> None:
+    """Without --profile, botocore tries environment credentials before any profile."""
+    if env.get("AWS_ACCESS_KEY_ID"):
+        raise Refused(
+            "the credentials come from the AWS_ACCESS_KEY_ID environment variable, which this "
+            "command cannot update; nothing was changed. Unset it and use a profile (--profile)"
+        )
+    if env.get("AWS_ROLE_ARN") and env.get("AWS_WEB_IDENTITY_TOKEN_FILE"):
+        raise Refused(
+            "the credentials come from a web identity token (AWS_ROLE_ARN and "
+            "AWS_WEB_IDENTITY_TOKEN_FILE); there is no long-term access key to rotate and "
+            "nothing was changed. Unset them, or name the profile with --profile"
+        )
+
+
+def _has_static_key(config: Mapping[str, Any]) -> bool:
+    """botocore's test (either option counts)."""
+    return "aws_access_key_id" in config or "aws_secret_access_key" in config
+
+
+def _refuse_non_static(
+    name: str, config: Mapping[str, Any], in_credentials_file: Collection[str]
+) -> None:
+    """botocore's order within a profile: role, web identity, SSO, login, credentials file,
+    credential_process, config file."""
     reasons = (
         (
             "credential_source",
@@ -89,6 +123,8 @@ def _refuse_non_static(name: str, config: Mapping[str, Any]) -> None:
             or key_id.startswith("ASIA")
         ):
             _refuse(name, "temporary session credentials (a session token), which expire anyway")
+        if "credential_process" in config and name not in in_credentials_file:
+            _refuse(name, "an external credential_process (it wins over keys in the config file)")
         return
     if "credential_process" in config:
         _refuse(name, "an external credential_process")
@@ -133,6 +169,14 @@ class ProfileFiles:
     def holding(self, key_id: str) -> list[Location]:
         """Every profile section that holds ``key_id``."""
         return [loc for loc, values in self.sections() if values.get("aws_access_key_id") == key_id]
+
+    def in_credentials_file(self) -> set[str]:
+        """Profiles whose static key is in the shared credentials file."""
+        return {
+            loc.profile
+            for loc, values in self.sections()
+            if loc.path == self.credentials and "aws_access_key_id" in values
+        }
 
     def credentials_of(self, profile: str) -> Credentials:
         """The static key botocore would use for ``profile`` (credentials file wins)."""

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from awscli_rotate_key.journal import SAVED, JournalRecord
+from awscli_rotate_key.errors import IamError, PartlyDone, Refused
+from awscli_rotate_key.journal import RETIRING, SAVED, JournalRecord
 from awscli_rotate_key.profiles import Credentials
 from awscli_rotate_key.results import Rotated
 from awscli_rotate_key.rotation import Steps
 
+Summary = dict[str, Any]
 
-def pending_recovery(record: JournalRecord) -> dict[str, Any]:
+
+def pending_recovery(record: JournalRecord) -> Summary:
     return {
         "Profile": record.profile,
         "OldAccessKeyId": record.old_key_id,
@@ -25,26 +28,71 @@ def pending_recovery(record: JournalRecord) -> dict[str, Any]:
     }
 
 
-def recover(steps: Steps, record: JournalRecord, wait_timeout: float) -> Rotated | dict[str, Any]:
-    """Finish (the files hold the new key) or undo (they hold the old one) ``record``."""
-    current = steps.files.credentials_of(record.profile)
-    if current.access_key_id == record.old_key_id:
-        return undo_unsaved(steps, record, current)
-    if current.access_key_id in record.keys_before or record.new_key_id not in (
-        None,
-        current.access_key_id,
-    ):
-        steps.reporter.warn(
-            f"an interrupted rotation of profile {record.profile!r} was found, but the profile "
-            f"now holds {current.access_key_id}, a key that rotation did not create; it was "
-            "left alone"
+def recover(
+    steps: Steps, record: JournalRecord, wait_timeout: float
+) -> tuple[Summary, Rotated | None]:
+    """Finish (the files hold the new key) or undo (they hold the old one) ``record``.
+
+    Returns a summary for the output, and the finished rotation when there was one.
+    """
+    if sorted(record.files) != sorted(steps.files.paths()):
+        raise Refused(
+            f"an interrupted rotation of profile {record.profile!r} is pending for the files "
+            f"{' and '.join(record.files)}; run `aws iam rotate-my-key` with those files "
+            "(AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE) to finish it. Nothing was changed"
         )
-        steps.journal.clear()
-        return {"Action": "Discarded", **pending_recovery(record)}
-    return finish_saved(steps, record, current, wait_timeout)
+    try:
+        current = steps.files.credentials_of(record.profile)
+    except Refused:
+        return discard(steps, record, f"profile {record.profile!r} is no longer in the files"), None
+    if current.access_key_id == record.old_key_id:
+        return undo_unsaved(steps, record, current), None
+    if not holds_the_new_key(steps, record, current):
+        reason = (
+            f"profile {record.profile!r} now holds {current.access_key_id}, a key it did not make"
+        )
+        return discard(steps, record, reason), None
+    rotated = finish_saved(steps, record, current, wait_timeout)
+    assert rotated.recovered is not None
+    return rotated.recovered, rotated
 
 
-def undo_unsaved(steps: Steps, record: JournalRecord, old: Credentials) -> dict[str, Any]:
+def holds_the_new_key(steps: Steps, record: JournalRecord, current: Credentials) -> bool:
+    """Whether ``current`` is the key the interrupted run created (not one put there by hand)."""
+    if current.access_key_id in record.keys_before:
+        return False
+    if record.new_key_id is not None:
+        return current.access_key_id == record.new_key_id
+    # Killed between writing the files and journaling the new key's ID: it must be a key of
+    # the same user, who still has the old key (retirement had not started).
+    try:
+        listed = steps.iam_for(current).list_access_keys()
+    except IamError as error:
+        if error.transient:
+            raise PartlyDone(
+                f"the files hold {current.access_key_id}, made by an interrupted rotation, but "
+                f"IAM does not accept it yet ({error.code}); run `aws iam rotate-my-key` again "
+                "in a minute to finish"
+            ) from None
+        return False
+    return record.old_key_id in {key.access_key_id for key in listed}
+
+
+def discard(steps: Steps, record: JournalRecord, reason: str) -> Summary:
+    """Drop a journal that no longer matches the files, deleting its orphan key if it can."""
+    steps.reporter.warn(f"an interrupted rotation was found, but {reason}; it is abandoned")
+    deleted: list[str] = []
+    old = steps.journal.load_rollback(record.old_key_id)
+    if old is not None:
+        try:
+            deleted = steps.delete_orphans(steps.iam_for(old), record.keys_before)
+        except IamError as error:
+            steps.reporter.warn(f"could not look for its unsaved new key ({error.code})")
+    steps.journal.clear()
+    return {"Action": "Discarded", "DeletedAccessKeyIds": deleted, **pending_recovery(record)}
+
+
+def undo_unsaved(steps: Steps, record: JournalRecord, old: Credentials) -> Summary:
     """The new key never reached the files: delete it if IAM has it (its secret is lost)."""
     steps.reporter.warn(
         f"undoing an interrupted rotation of profile {record.profile!r}: the old key "
@@ -73,7 +121,9 @@ def finish_saved(
         f"{record.old_key_id}, the files hold {new.access_key_id}"
     )
     steps.move_profiles(record.old_key_id, new)
-    record.step, record.new_key_id = SAVED, new.access_key_id
+    if record.step != RETIRING:
+        record.step = SAVED
+    record.new_key_id = new.access_key_id
     steps.journal.save(record)
     old = steps.journal.load_rollback(record.old_key_id) or Credentials(record.old_key_id, "")
     status = steps.finish_or_undo(record, old, new, wait_timeout)

@@ -8,6 +8,7 @@ finished or undone by the next one (see recovery.py).
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from typing import Protocol
 
 from awscli_rotate_key.credfile import ConfigWriter, update_file
 from awscli_rotate_key.errors import IamError, Interrupted, PartlyDone, RolledBack
-from awscli_rotate_key.journal import Journal, JournalRecord
+from awscli_rotate_key.journal import RETIRING, Journal, JournalRecord
 from awscli_rotate_key.keys import AccessKey
 from awscli_rotate_key.profiles import Credentials, ProfileFiles
 
@@ -102,6 +103,12 @@ class Steps:
     now: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.timezone.utc))
     sleep: Callable[[float], None] = time.sleep
     monotonic: Callable[[], float] = time.monotonic
+
+    def lock_directories(self) -> list[str]:
+        """Every directory whose files a run changes: the journal's and both files' (sorted)."""
+        found = {self.journal.lock_path}
+        found.update(os.path.dirname(os.path.realpath(p)) for p in self.files.paths())
+        return sorted(d for d in found if os.path.isdir(d))
 
     def move_profiles(self, from_key_id: str, to: Credentials) -> tuple[list[str], list[str]]:
         """Make every profile holding ``from_key_id`` hold ``to``; return (profiles, files)."""
@@ -194,21 +201,47 @@ class Steps:
             deleted.append(key.access_key_id)
         return deleted
 
-    def undo(self, old: Credentials, new: Credentials, old_deactivated: bool) -> None:
-        """Put the old key back: reactivate it, restore the files, then delete the new key."""
+    def undo(self, old: Credentials, new: Credentials, reactivate: bool) -> str:
+        """Put the old key back: reactivate it, restore the files, then delete the new key.
+
+        Returns a note for the user if the new key could not be deleted (the journal is kept
+        and the next run deletes it). Raises PartlyDone, leaving the files on the new key, when
+        the old key cannot be made usable again.
+        """
         if not old.secret_access_key:
             raise PartlyDone(
-                f"the new key {new.access_key_id} does not work and the old key's secret is no "
+                f"the new key {new.access_key_id} is not accepted and the old key's secret is no "
                 "longer on disk, so it cannot be restored. Check the new key with `aws sts "
                 "get-caller-identity`; run `aws iam rotate-my-key` again to retry"
             )
-        if old_deactivated:
-            self.iam_for(new).update_access_key(old.access_key_id, ACTIVE)
+        if reactivate:
+            self.reactivate_old_key(old, new)
         self.reporter.step("Restoring the old key in the files")
         self.move_profiles(new.access_key_id, old)
         self.reporter.step(f"Deleting the new key {new.access_key_id}")
-        self.delete_new_key(old, new.access_key_id)
+        try:
+            self.delete_new_key(old, new.access_key_id)
+        except IamError as error:
+            return (
+                f" The new key {new.access_key_id} could not be deleted yet ({error.code}); "
+                "the next run deletes it."
+            )
         self.journal.clear()
+        return ""
+
+    def reactivate_old_key(self, old: Credentials, new: Credentials) -> None:
+        """Make the deactivated old key usable again, signed by the new key, before any restore."""
+        iam = self.iam_for(new)
+        try:
+            self.retry(
+                lambda: iam.update_access_key(old.access_key_id, ACTIVE), self.monotonic() + 10
+            )
+        except IamError as error:
+            raise PartlyDone(
+                f"the old key {old.access_key_id} is Inactive and could not be reactivated "
+                f"({error.code}); the files keep the new key {new.access_key_id}, which works. "
+                "Run `aws iam rotate-my-key` again to finish"
+            ) from None
 
     def finish_or_undo(
         self, record: JournalRecord, old: Credentials, new: Credentials, wait_timeout: float
@@ -219,26 +252,23 @@ class Steps:
         """
         deadline = self.monotonic() + wait_timeout
         new_iam = self.iam_for(new)
+        self.wait_for_new_key(new_iam, deadline, record, old, new)
+        if record.step != RETIRING:
+            record.step = RETIRING  # from here on the old key may be Inactive or gone: no undo
+            self.journal.save(record)
         try:
-            self.wait_or_undo_on_interrupt(new_iam, deadline, old, new)
             status = self.retire_old_key(
                 new_iam,
                 old.access_key_id,
                 record.delete_old_key,
                 max(deadline, self.monotonic() + FIRST_DELAY),
             )
-        except KeyNeverWorked as error:
-            self.undo(old, new, old_deactivated=False)
-            raise RolledBack(
-                f"the new key {new.access_key_id} did not work ({error}); it was deleted and the "
-                f"old key {old.access_key_id} is in use again. Nothing else changed"
-            ) from None
         except RetirementRefused as error:
-            self.undo(old, new, old_deactivated=error.deactivated)
+            note = self.undo(old, new, reactivate=error.deactivated)
             raise RolledBack(
                 f"IAM refused to retire the old key {old.access_key_id} ({error.error.code}); "
                 f"the new key was deleted and the old key is in use again. Check that your "
-                "policy allows iam:UpdateAccessKey and iam:DeleteAccessKey on your own user"
+                f"policy allows iam:UpdateAccessKey and iam:DeleteAccessKey on your own user.{note}"
             ) from None
         except RetirementUnfinished as error:
             raise PartlyDone(
@@ -249,15 +279,33 @@ class Steps:
         self.journal.clear()
         return status
 
-    def wait_or_undo_on_interrupt(
-        self, iam: Iam, deadline: float, old: Credentials, new: Credentials
+    def wait_for_new_key(
+        self, iam: Iam, deadline: float, record: JournalRecord, old: Credentials, new: Credentials
     ) -> None:
-        """Ctrl-C while waiting for the new key undoes the rotation (nothing is retired yet)."""
+        """Wait until the new key works; undo if it never does, or on Ctrl-C, while that is safe.
+
+        Once an earlier run started retiring the old key (journal step RETIRING), the new key has
+        worked and the old one may be Inactive or deleted: the files keep the new key.
+        """
         try:
             self.wait_until_key_works(iam, deadline)
+        except KeyNeverWorked as error:
+            if record.step == RETIRING:
+                raise PartlyDone(
+                    f"the files hold the new key {new.access_key_id}, which IAM does not accept "
+                    f"right now ({error}); the old key {old.access_key_id} may already be "
+                    "retired, so it is not restored. Run `aws iam rotate-my-key` again later"
+                ) from None
+            note = self.undo(old, new, reactivate=False)
+            raise RolledBack(
+                f"the new key {new.access_key_id} did not work ({error}); it was deleted and the "
+                f"old key {old.access_key_id} is in use again. Nothing else changed.{note}"
+            ) from None
         except KeyboardInterrupt:
-            self.undo(old, new, old_deactivated=False)
+            if record.step == RETIRING:
+                raise
+            note = self.undo(old, new, reactivate=False)
             raise Interrupted(
                 f"interrupted: the new key {new.access_key_id} was deleted and the old key "
-                f"{old.access_key_id} is in use again"
+                f"{old.access_key_id} is in use again.{note}"
             ) from None

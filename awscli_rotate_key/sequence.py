@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from dataclasses import dataclass
 
 from awscli_rotate_key.credfile import locked, updated_text
@@ -27,14 +29,15 @@ def rotate_my_key(steps: Steps, source: KeySource, options: Options) -> Result:
     """Rotate the static key behind ``source`` as ``options`` say; see README for the rules."""
     if options.dry_run:
         return plan(steps, source, options)
-    with locked(steps.journal.lock_path, options.wait_timeout):
+    with contextlib.ExitStack() as stack:
+        for directory in steps.lock_directories():
+            stack.enter_context(locked(directory, options.wait_timeout))
         recovered = None
         record = steps.journal.load()
         if record is not None:
-            outcome = recover(steps, record, options.wait_timeout)
-            if isinstance(outcome, Rotated):
-                return outcome
-            recovered = outcome
+            recovered, finished = recover(steps, record, options.wait_timeout)
+            if finished is not None and record.profile == source.profile:
+                return finished  # the rotation this run was asked for, finished
         result = rotate_once(steps, source, options)
         result.recovered = recovered
         return result
@@ -118,8 +121,8 @@ def rotate_once(steps: Steps, source: KeySource, options: Options) -> Rotated | 
     )
     steps.journal.save_rollback(old)
     steps.journal.save(record)
-    new = create_key(steps, found.iam, record)
-    profiles, files = save_new_key(steps, old, new)
+    new = create_key(steps, found.iam, record, deleted_other)
+    profiles, files = save_new_key(steps, source.profile, old, new)
     record.step, record.new_key_id = SAVED, new.access_key_id
     steps.journal.save(record)
     status = steps.finish_or_undo(record, old, new, options.wait_timeout)
@@ -141,7 +144,8 @@ def check_files_writable(steps: Steps, old: Credentials) -> None:
         with open(loc.path, encoding="utf-8", newline="") as f:
             text = f.read()
         try:
-            updated_text(text, {loc.section: probe}, steps.writer)
+            workdir = os.path.dirname(os.path.realpath(loc.path))
+            updated_text(text, {loc.section: probe}, steps.writer, workdir)
         except Refused as error:
             raise Refused(f"{loc.path}: {error}; nothing was changed") from None
 
@@ -165,7 +169,9 @@ def remove_other_key(steps: Steps, found: Inspection, options: Options) -> str |
     return other.access_key_id
 
 
-def create_key(steps: Steps, iam: Iam, record: JournalRecord) -> Credentials:
+def create_key(
+    steps: Steps, iam: Iam, record: JournalRecord, deleted_other: str | None
+) -> Credentials:
     """CreateAccessKey, signed by the old key; an unanswered call leaves no orphan behind."""
     steps.reporter.step("Creating a new access key")
     try:
@@ -180,21 +186,30 @@ def create_key(steps: Steps, iam: Iam, record: JournalRecord) -> Credentials:
         else:
             steps.journal.clear()
         if error.code == "LimitExceeded":
-            raise Refused(f"IAM refused a new key ({error.code}); nothing was changed") from None
+            also = f" (the inactive key {deleted_other} was deleted)" if deleted_other else ""
+            raise Refused(
+                f"IAM refused a new key ({error.code}); the old key {record.old_key_id} and "
+                f"the files are unchanged{also}"
+            ) from None
         raise RolledBack(
             f"could not create a new key ({error.code}){note}; the old key "
             f"{record.old_key_id} is still in use and nothing else changed"
         ) from None
 
 
-def save_new_key(steps: Steps, old: Credentials, new: Credentials) -> tuple[list[str], list[str]]:
-    """Move the profiles to the new key; if a file cannot be written, undo (exit 4)."""
+def save_new_key(
+    steps: Steps, profile: str, old: Credentials, new: Credentials
+) -> tuple[list[str], list[str]]:
+    """Move the profiles to the new key; if the profile in use did not get it, undo (exit 4)."""
     steps.reporter.step(f"Saving the new key {new.access_key_id} to the profile files")
     try:
-        return steps.move_profiles(old.access_key_id, new)
+        profiles, files = steps.move_profiles(old.access_key_id, new)
+        if profile not in profiles:
+            raise Refused(f"profile {profile!r} no longer holds {old.access_key_id}")
     except (OSError, Refused) as error:
-        steps.undo(old, new, old_deactivated=False)
+        note = steps.undo(old, new, reactivate=False)
         raise RolledBack(
             f"could not save the new key to the files ({error}); the new key was deleted and "
-            f"the old key {old.access_key_id} is still in use. Nothing else changed"
+            f"the old key {old.access_key_id} is still in use. Nothing else changed.{note}"
         ) from None
+    return profiles, files

@@ -50,10 +50,14 @@ def translate(operation: str, call: Callable[[], T]) -> T:
         code = info.get("Code") or f"HTTP{status}"
         # A 5xx may have been applied before it failed: treat it as unanswered.
         raise IamError(operation, code, info.get("Message", ""), ambiguous=status >= 500) from None
-    except (EndpointConnectionError, ConnectTimeoutError) as error:
+    except ConnectTimeoutError as error:
+        raise IamError(operation, "ConnectTimeout", str(error)) from None
+    except EndpointConnectionError as error:
         raise IamError(operation, "ConnectionError", str(error)) from None
-    except (ReadTimeoutError, ConnectionClosedError) as error:
+    except ReadTimeoutError as error:
         raise IamError(operation, "ReadTimeout", str(error), ambiguous=True) from None
+    except ConnectionClosedError as error:
+        raise IamError(operation, "ConnectionClosed", str(error), ambiguous=True) from None
 
 
 def _timestamp(value: Any) -> dt.datetime:
@@ -74,12 +78,17 @@ class BotocoreIam:
         self._sleep = sleep
 
     def _read(self, operation: str, call: Callable[[], T]) -> T:
-        """Read-only calls are safe to retry on transient errors."""
+        """Read-only calls are retried on quick transient errors (throttling, 5xx).
+
+        Not on timeouts: a hung call already took a whole read timeout, and the waits of the
+        core are bounded by --wait-timeout.
+        """
         for attempt in range(READ_ATTEMPTS):
             try:
                 return translate(operation, call)
             except IamError as error:
-                if not error.transient or attempt == READ_ATTEMPTS - 1:
+                timed_out = error.code in ("ReadTimeout", "ConnectTimeout")
+                if not error.transient or timed_out or attempt == READ_ATTEMPTS - 1:
                     raise
                 self._sleep(0.3 * 2**attempt)
         raise AssertionError("unreachable")

@@ -46,7 +46,8 @@ def iam_factory(
 
     # One attempt per call: CreateAccessKey must never be retried blindly (a second key), and
     # the core retries what is safe to retry within --wait-timeout.
-    timeout = max(1.0, min(15.0, wait_timeout / 2))
+    # A hung call must not carry the run far past --wait-timeout.
+    timeout = max(1.0, min(10.0, wait_timeout / 4))
     config = Config(
         retries={"total_max_attempts": 1}, connect_timeout=timeout, read_timeout=timeout
     )
@@ -75,21 +76,22 @@ def build_run(
 
     options = options_from(parsed_args)
     requested = session.profile or "default"
+    files = ProfileFiles(
+        _path(session, "credentials_file", "~/.aws/credentials"),
+        _path(session, "config_file", "~/.aws/config"),
+    )
     source = static_key_source(
         requested,
         session.full_config.get("profiles", {}),
         os.environ,
         profile_from_flag=parsed_globals.profile is not None,
+        in_credentials_file=files.in_credentials_file(),
     )
     if source.profile != requested:
         reporter.warn(
             f"profile {requested!r} assumes a role; rotating the access key of its source "
             f"profile {source.profile!r}"
         )
-    files = ProfileFiles(
-        _path(session, "credentials_file", "~/.aws/credentials"),
-        _path(session, "config_file", "~/.aws/config"),
-    )
     os.makedirs(os.path.dirname(files.config), mode=0o700, exist_ok=True)
     steps = Steps(
         files=files,

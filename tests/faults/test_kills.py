@@ -142,7 +142,7 @@ def test_dry_run_only_reports_a_pending_recovery(world, proxy):
         "Profile": "alice",
         "OldAccessKeyId": world.old.access_key_id,
         "NewAccessKeyId": new_id,
-        "Step": "saved",
+        "Step": "retiring",  # the old key was about to be deactivated
     }
     assert {p.name: p.read_bytes() for p in (world.home.root / ".aws").iterdir()} == files_before
     assert world.moto.keys(world.user) == keys_before

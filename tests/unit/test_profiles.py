@@ -114,6 +114,24 @@ web_identity_token_file = /var/run/secrets/token
 
 [profile bare]
 region = us-east-1
+
+[profile hop-with-key]
+role_arn = {ROLE}hop-with-key
+source_profile = default
+aws_access_key_id = AKIAHOPKEY0000000001
+aws_secret_access_key = hop-secret
+
+[profile via-hop-with-key]
+role_arn = {ROLE}via
+source_profile = hop-with-key
+
+[profile role-without-source]
+role_arn = {ROLE}nowhere
+
+[profile cfg-and-process]
+aws_access_key_id = AKIACFGPROCESS000001
+aws_secret_access_key = cfg-process-secret
+credential_process = /usr/local/bin/get-credentials
 """
 
 
@@ -135,6 +153,10 @@ SOURCES = [
     ("cfg", "cfg", ("cfg",)),
     ("role", "default", ("role", "middle", "default")),
     ("self", "self", ("self",)),  # a role whose source_profile is itself uses its own key
+    # botocore signs AssumeRole with a source profile's own static key, even if it has a role.
+    ("via-hop-with-key", "hop-with-key", ("via-hop-with-key", "hop-with-key")),
+    # ... but the requested profile's role comes first.
+    ("hop-with-key", "default", ("hop-with-key", "default")),
 ]
 
 
@@ -162,6 +184,8 @@ REFUSALS = [
     ("legacy-token", "profile 'legacy-token' gets its credentials from temporary session"),
     ("asia", "profile 'asia' gets its credentials from temporary session credentials"),
     ("bare", "profile 'bare' gets its credentials from no access key in the AWS files"),
+    ("role-without-source", "a role_arn without source_profile or credential_source"),
+    ("cfg-and-process", "credential_process (it wins over keys in the config file)"),
 ]
 
 
@@ -266,3 +290,26 @@ def test_missing_files_hold_nothing(tmp_path: Path) -> None:
 
 def test_a_secret_never_appears_in_the_repr_of_credentials() -> None:
     assert "s3cr3t" not in repr(Credentials("AKIAEXAMPLE000000001", "s3cr3t"))
+
+
+def test_credentials_file_key_wins_over_credential_process(profiles: dict[str, Any]) -> None:
+    found = static_key_source(
+        "cfg-and-process",
+        profiles,
+        {},
+        profile_from_flag=False,
+        in_credentials_file={"cfg-and-process"},
+    )
+
+    assert found.profile == "cfg-and-process"
+
+
+WEB_IDENTITY_ENV = {"AWS_ROLE_ARN": ROLE + "ci", "AWS_WEB_IDENTITY_TOKEN_FILE": "/t"}
+
+
+def test_web_identity_environment_wins_over_aws_profile(profiles: dict[str, Any]) -> None:
+    with pytest.raises(Refused, match="web identity token"):
+        static_key_source("cfg", profiles, WEB_IDENTITY_ENV, profile_from_flag=False)
+
+    found = static_key_source("cfg", profiles, WEB_IDENTITY_ENV, profile_from_flag=True)
+    assert found.profile == "cfg"

@@ -26,12 +26,13 @@ from awscli_rotate_key.errors import (
     EXIT_PARTIAL,
     EXIT_REFUSED,
     EXIT_ROLLED_BACK,
+    IamError,
     Interrupted,
     PartlyDone,
     Refused,
     RolledBack,
 )
-from awscli_rotate_key.journal import CREATING, SAVED, Journal, JournalRecord
+from awscli_rotate_key.journal import CREATING, RETIRING, SAVED, Journal, JournalRecord
 from awscli_rotate_key.profiles import Credentials, KeySource, ProfileFiles
 from awscli_rotate_key.results import DryRun, NotDue, Result, Rotated
 from awscli_rotate_key.rotation import ACTIVE, DELETED, INACTIVE, Options, Steps
@@ -549,7 +550,8 @@ def test_transient_retirement_failure_is_partly_done_and_the_next_run_finishes(
     assert new.access_key_id != old_id and home.iam.status(old_id) == old_status
     assert len(home.iam.calls(operation)) > 3  # retried within the budget
     assert home.in_flight() == set(JOURNAL_FILES)
-    assert (home.record().step, home.record().new_key_id) == (SAVED, new.access_key_id)
+    # Retirement had started: the journal says so, and no later run may undo the rotation.
+    assert (home.record().step, home.record().new_key_id) == (RETIRING, new.access_key_id)
 
     fault.times = 0
     mark = len(home.iam.log)
@@ -641,7 +643,7 @@ def test_killed_after_saved_the_next_plain_run_retires_the_old_key(
     with pytest.raises(Killed):
         home.run()
     new = home.key_of()
-    assert home.record().step == SAVED
+    assert home.record().step == (SAVED if killed_at == "waiting" else RETIRING)
     assert len(home.iam.keys_of("alice")) == 2  # the old key looks like an "other" key now
     home.iam.before.clear()
     home.iam.after.clear()
@@ -832,3 +834,75 @@ def test_a_run_leaves_only_the_profile_files_behind(home: Home) -> None:
     home.run()
 
     assert {p.name for p in home.aws.iterdir()} == {"credentials", "config"}
+
+
+# -- review findings: never undo past the point of no return ---------------------------------
+
+
+def test_reactivation_failure_during_undo_keeps_the_new_key(home: Home) -> None:
+    """AccessDenied on delete after the deactivation, and the reactivation fails too."""
+    home.iam.fail("DeleteAccessKey", "AccessDenied")
+
+    def reactivation_fails(call: Call) -> None:
+        if call.target and call.target.endswith(":Active"):
+            raise IamError("UpdateAccessKey", "ServiceUnavailable", "down")
+
+    home.iam.before["UpdateAccessKey"] = reactivation_fails
+
+    with pytest.raises(PartlyDone, match="could not be reactivated"):
+        home.run()
+
+    new = home.key_of()
+    assert new != home.old  # the files keep the new key: the old one is Inactive
+    assert home.iam.status(new.access_key_id) == ACTIVE
+    assert home.iam.status(home.old.access_key_id) == INACTIVE
+    assert home.in_flight()  # the next run finishes it
+
+
+def test_a_new_key_that_cannot_be_deleted_in_an_undo_is_left_to_the_next_run(
+    home: Home,
+) -> None:
+    home.iam.fail("UpdateAccessKey", "AccessDenied")
+    home.iam.fail("DeleteAccessKey", "ServiceUnavailable", times=None)
+
+    with pytest.raises(RolledBack, match="the next run deletes it"):
+        home.run(wait_timeout=5.0)
+
+    assert home.key_of() == home.old
+    orphan = home.new_key_id()
+    assert home.iam.status(orphan) == ACTIVE and home.in_flight()
+    home.iam.faults.clear()
+
+    result = home.run(older_than=90)
+
+    assert isinstance(result, Rotated)
+    assert result.recovered is not None and result.recovered["DeletedAccessKeyIds"] == [orphan]
+
+
+def test_the_profile_in_use_must_receive_the_new_key(home: Home) -> None:
+    """If the profile's key changed under the run (another process), the new key is undone."""
+
+    def someone_edits_the_file(call: Call) -> None:
+        home.credentials.write_text(
+            "[default]\naws_access_key_id = AKIAELSEWHERE0000001\naws_secret_access_key = x\n"
+        )
+
+    home.iam.after["CreateAccessKey"] = someone_edits_the_file
+
+    with pytest.raises(RolledBack, match="no longer holds"):
+        home.run()
+
+    assert home.iam.status(home.new_key_id()) == DELETED
+    assert home.iam.status(home.old.access_key_id) == ACTIVE
+
+
+def test_the_lock_covers_the_directories_of_both_files(home: Home, tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "credentials").write_text(home.credentials.read_text())
+    link = tmp_path / "link-to-credentials"
+    link.symlink_to(shared / "credentials")
+    steps = home.steps()
+    steps.files = ProfileFiles(str(link), str(home.config))
+
+    assert steps.lock_directories() == sorted([str(home.aws), str(shared)])
