@@ -253,7 +253,8 @@ class Steps:
         deadline = self.monotonic() + wait_timeout
         new_iam = self.iam_for(new)
         self.wait_for_new_key(new_iam, deadline, record, old, new)
-        if record.step != RETIRING:
+        resumed = record.step == RETIRING  # an earlier run may have deactivated the old key
+        if not resumed:
             record.step = RETIRING  # from here on the old key may be Inactive or gone: no undo
             self.journal.save(record)
         try:
@@ -264,7 +265,7 @@ class Steps:
                 max(deadline, self.monotonic() + FIRST_DELAY),
             )
         except RetirementRefused as error:
-            note = self.undo(old, new, reactivate=error.deactivated)
+            note = self.undo(old, new, reactivate=error.deactivated or resumed)
             raise RolledBack(
                 f"IAM refused to retire the old key {old.access_key_id} ({error.error.code}); "
                 f"the new key was deleted and the old key is in use again. Check that your "

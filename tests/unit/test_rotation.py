@@ -906,3 +906,21 @@ def test_the_lock_covers_the_directories_of_both_files(home: Home, tmp_path: Pat
     steps.files = ProfileFiles(str(link), str(home.config))
 
     assert steps.lock_directories() == sorted([str(home.aws), str(shared)])
+
+
+def test_a_refusal_after_an_earlier_run_deactivated_never_restores_an_inactive_key(
+    home: Home,
+) -> None:
+    home.iam.after["UpdateAccessKey"] = kill  # deactivated, then the process died
+    with pytest.raises(Killed):
+        home.run()
+    home.iam.after.clear()
+    new = home.key_of()
+    assert home.iam.status(home.old.access_key_id) == INACTIVE
+    home.iam.fail("UpdateAccessKey", "AccessDenied", times=None)  # the policy changed since
+
+    with pytest.raises(PartlyDone, match="could not be reactivated"):
+        home.run()
+
+    assert home.key_of() == new  # never the Inactive old key
+    assert home.iam.status(new.access_key_id) == ACTIVE
