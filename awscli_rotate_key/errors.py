@@ -7,12 +7,13 @@ EXIT_PARTIAL = 5
 EXIT_AUDIT_THRESHOLD = 10
 EXIT_AUDIT_ACCOUNT_FAILED = 11
 EXIT_INTERRUPTED = 130
+EXIT_UNEXPECTED = 255  # the CLI's own code for a command that could not run
 
 
 class RotateKeyError(Exception):
     """Base: a failure with a one-line message for the user and an exit code."""
 
-    exit_code = 255
+    exit_code = EXIT_UNEXPECTED
 
 
 class Refused(RotateKeyError):

@@ -40,7 +40,7 @@ class Journal:
     def __init__(self, directory: str) -> None:
         self.path = os.path.join(directory, "rotate-my-key.journal.json")
         self.rollback_path = os.path.join(directory, "rotate-my-key.rollback.json")
-        self.lock_path = directory
+        self.directory = directory
 
     def load(self) -> JournalRecord | None:
         try:

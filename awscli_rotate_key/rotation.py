@@ -106,7 +106,7 @@ class Steps:
 
     def lock_directories(self) -> list[str]:
         """Every directory whose files a run changes: the journal's and both files' (sorted)."""
-        found = {self.journal.lock_path}
+        found = {self.journal.directory}
         found.update(os.path.dirname(os.path.realpath(p)) for p in self.files.paths())
         return sorted(d for d in found if os.path.isdir(d))
 

@@ -13,6 +13,7 @@ from botocore.config import Config
 
 from awscli_rotate_key.audit import Thresholds, audit_document, exit_code
 from awscli_rotate_key.commands.audit import NAME
+from awscli_rotate_key.errors import EXIT_UNEXPECTED
 from awscli_rotate_key.organization import (
     Access,
     Settings,
@@ -21,7 +22,6 @@ from awscli_rotate_key.organization import (
 )
 from awscli_rotate_key.report import AWS_FAILURES, describe_failure
 
-EXIT_ERROR = 255  # the CLI's own code for a command that could not run (as for unknown options)
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
 
 
@@ -128,13 +128,13 @@ def run(session: Any, parsed_args: Any, parsed_globals: Any) -> int:
         options = options_from(parsed_args)
     except UsageError as error:
         _say(str(error))
-        return EXIT_ERROR
+        return EXIT_UNEXPECTED
     clients = SessionClients(session, parsed_globals, options.max_concurrency)
     try:
         access, account_ids = _plan(clients, options)
     except AWS_FAILURES as error:
         _say(describe_failure(error))
-        return EXIT_ERROR
+        return EXIT_UNEXPECTED
     settings = Settings(
         now=dt.datetime.now(dt.timezone.utc).replace(microsecond=0),
         limits=options.limits,

@@ -9,7 +9,12 @@ from awscli.customizations.commands import BasicCommand
 
 import awscli_rotate_key
 from awscli_rotate_key.commands import arg
-from awscli_rotate_key.errors import EXIT_INTERRUPTED, IamError, RotateKeyError
+from awscli_rotate_key.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_UNEXPECTED,
+    IamError,
+    RotateKeyError,
+)
 
 _HELP = ("iam", "rotate-my-key")
 
@@ -81,7 +86,7 @@ class RotateMyKeyCommand(BasicCommand):
                 f"{error}. If a rotation was in flight it is journaled: run "
                 "`aws iam rotate-my-key` again to finish or undo it"
             )
-            return 255
+            return EXIT_UNEXPECTED
         except KeyboardInterrupt:
             reporter.error(
                 "interrupted; any rotation in flight is journaled and the next "
