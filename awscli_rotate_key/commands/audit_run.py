@@ -11,16 +11,16 @@ from typing import Any
 
 from botocore.config import Config
 
-from awscli_rotate_key.audit import Thresholds, audit_document, exit_code
-from awscli_rotate_key.commands.audit import NAME
-from awscli_rotate_key.errors import EXIT_UNEXPECTED
-from awscli_rotate_key.organization import (
+from awscli_rotate_key.admin.audit import Thresholds, audit_document, exit_code
+from awscli_rotate_key.admin.organization import (
     Access,
     Settings,
     audit_accounts,
     organization_accounts,
 )
-from awscli_rotate_key.report import AWS_FAILURES, describe_failure
+from awscli_rotate_key.admin.report import AWS_FAILURES, describe_failure
+from awscli_rotate_key.commands.audit import NAME
+from awscli_rotate_key.errors import EXIT_UNEXPECTED
 
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
 

@@ -18,8 +18,8 @@ from botocore.exceptions import (
 
 from awscli_rotate_key.errors import IamError
 from awscli_rotate_key.keys import AccessKey
-from awscli_rotate_key.profiles import Credentials
-from awscli_rotate_key.rotation import User
+from awscli_rotate_key.rotate.profiles import Credentials
+from awscli_rotate_key.rotate.rotation import User
 
 T = TypeVar("T")
 READ_ATTEMPTS = 3

@@ -10,11 +10,11 @@ from botocore.config import Config
 
 from awscli_rotate_key.commands.iam import BotocoreIam
 from awscli_rotate_key.errors import Refused
-from awscli_rotate_key.journal import Journal
-from awscli_rotate_key.profiles import Credentials, ProfileFiles, static_key_source
-from awscli_rotate_key.results import Result
-from awscli_rotate_key.rotation import Options, Reporter, Steps
-from awscli_rotate_key.sequence import rotate_my_key
+from awscli_rotate_key.rotate.journal import Journal
+from awscli_rotate_key.rotate.profiles import Credentials, ProfileFiles, static_key_source
+from awscli_rotate_key.rotate.results import Result
+from awscli_rotate_key.rotate.rotation import Options, Reporter, Steps
+from awscli_rotate_key.rotate.sequence import rotate_my_key
 
 
 def _path(session: Any, variable: str, default: str) -> str:

@@ -10,9 +10,9 @@ import pytest
 from botocore.config import Config
 from botocore.session import Session
 
-from awscli_rotate_key.audit import Judge, Thresholds
-from awscli_rotate_key.organization import audit_account
-from awscli_rotate_key.report import ReportWait
+from awscli_rotate_key.admin.audit import Judge, Thresholds
+from awscli_rotate_key.admin.organization import audit_account
+from awscli_rotate_key.admin.report import ReportWait
 from tests.support.audit_fixtures import Account
 from tests.support.cli import AwsHome
 from tests.support.faultproxy import FaultProxy

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from botocore.session import Session
 
-from awscli_rotate_key.organization import DEFAULT_ROLE
+from awscli_rotate_key.admin.organization import DEFAULT_ROLE
 from tests.support.audit_fixtures import Account, grant_admin
 from tests.support.cli import AwsHome
 from tests.support.faultproxy import FaultProxy

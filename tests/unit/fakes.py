@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 from awscli_rotate_key.errors import IamError
 from awscli_rotate_key.keys import AccessKey
-from awscli_rotate_key.profiles import Credentials
-from awscli_rotate_key.rotation import ACTIVE, User
+from awscli_rotate_key.rotate.profiles import Credentials
+from awscli_rotate_key.rotate.rotation import ACTIVE, User
 
 ACCOUNT = "123456789012"
 START = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.timezone.utc)

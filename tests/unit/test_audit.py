@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from awscli_rotate_key.audit import (
+from awscli_rotate_key.admin.audit import (
     ALERT,
     FROM_LISTING,
     OK,
@@ -26,8 +26,8 @@ from awscli_rotate_key.audit import (
     match_slots,
     user_rows,
 )
+from awscli_rotate_key.admin.report import KeySlot, UserRow, parse_credential_report
 from awscli_rotate_key.keys import AccessKey
-from awscli_rotate_key.report import KeySlot, UserRow, parse_credential_report
 
 UTC = dt.timezone.utc
 NOW = dt.datetime(2024, 6, 1, tzinfo=UTC)

@@ -11,15 +11,15 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from awscli_rotate_key.audit import ALERT, OK, WARNING, Judge, Thresholds
-from awscli_rotate_key.organization import (
+from awscli_rotate_key.admin.audit import ALERT, OK, WARNING, Judge, Thresholds
+from awscli_rotate_key.admin.organization import (
     Access,
     Settings,
     audit_account,
     audit_accounts,
     organization_accounts,
 )
-from awscli_rotate_key.report import HEADER, ReportWait
+from awscli_rotate_key.admin.report import HEADER, ReportWait
 
 UTC = dt.timezone.utc
 NOW = dt.datetime(2024, 6, 1, tzinfo=UTC)

@@ -22,7 +22,8 @@ import pytest
 from awscli.customizations.configure.writer import ConfigFileWriter
 from botocore.configloader import raw_config_parse
 
-from awscli_rotate_key.credfile import (
+from awscli_rotate_key.errors import Refused
+from awscli_rotate_key.rotate.credfile import (
     ConfigWriter,
     LockTimeout,
     locked,
@@ -30,7 +31,6 @@ from awscli_rotate_key.credfile import (
     update_file,
     write_atomically,
 )
-from awscli_rotate_key.errors import Refused
 
 NEW = {"aws_access_key_id": "AKIANEW", "aws_secret_access_key": "NEWSECRET"}
 WRITERS: dict[str, Callable[[], ConfigWriter | None]] = {
@@ -655,7 +655,7 @@ def test_safe_mode(mode: int, safe: int) -> None:
 
 HOLD_LOCK = """
 import sys, time
-from awscli_rotate_key.credfile import locked
+from awscli_rotate_key.rotate.credfile import locked
 with locked(sys.argv[1], 5):
     print("locked", flush=True)
     time.sleep(60)

@@ -21,7 +21,7 @@ from botocore.configloader import raw_config_parse
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from awscli_rotate_key.credfile import (
+from awscli_rotate_key.rotate.credfile import (
     ConfigWriter,
     line_edit,
     safe_mode,

@@ -14,7 +14,7 @@ import botocore.session
 import pytest
 
 from awscli_rotate_key.errors import Refused
-from awscli_rotate_key.profiles import (
+from awscli_rotate_key.rotate.profiles import (
     Credentials,
     KeySource,
     Location,

@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from hypothesis import given
 from hypothesis import strategies as st
 
-from awscli_rotate_key.report import (
+from awscli_rotate_key.admin.report import (
     HEADER,
     ReportFormatError,
     ReportUnavailable,

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import awscli_rotate_key.rotation as rotation
+import awscli_rotate_key.rotate.rotation as rotation
 from awscli_rotate_key.errors import (
     EXIT_INTERRUPTED,
     EXIT_PARTIAL,
@@ -32,11 +32,11 @@ from awscli_rotate_key.errors import (
     Refused,
     RolledBack,
 )
-from awscli_rotate_key.journal import CREATING, RETIRING, SAVED, Journal, JournalRecord
-from awscli_rotate_key.profiles import Credentials, KeySource, ProfileFiles
-from awscli_rotate_key.results import DryRun, NotDue, Result, Rotated
-from awscli_rotate_key.rotation import ACTIVE, DELETED, INACTIVE, Options, Steps
-from awscli_rotate_key.sequence import rotate_my_key
+from awscli_rotate_key.rotate.journal import CREATING, RETIRING, SAVED, Journal, JournalRecord
+from awscli_rotate_key.rotate.profiles import Credentials, KeySource, ProfileFiles
+from awscli_rotate_key.rotate.results import DryRun, NotDue, Result, Rotated
+from awscli_rotate_key.rotate.rotation import ACTIVE, DELETED, INACTIVE, Options, Steps
+from awscli_rotate_key.rotate.sequence import rotate_my_key
 from tests.unit.fakes import Call, FakeClock, FakeIam, RecordingReporter
 
 JOURNAL_FILES = ("rotate-my-key.journal.json", "rotate-my-key.rollback.json")

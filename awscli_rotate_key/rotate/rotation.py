@@ -14,11 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from awscli_rotate_key.credfile import ConfigWriter, update_file
 from awscli_rotate_key.errors import IamError, Interrupted, PartlyDone, RolledBack
-from awscli_rotate_key.journal import RETIRING, Journal, JournalRecord
 from awscli_rotate_key.keys import AccessKey
-from awscli_rotate_key.profiles import Credentials, ProfileFiles
+from awscli_rotate_key.rotate.credfile import ConfigWriter, update_file
+from awscli_rotate_key.rotate.journal import RETIRING, Journal, JournalRecord
+from awscli_rotate_key.rotate.profiles import Credentials, ProfileFiles
 
 ACTIVE, INACTIVE, DELETED = "Active", "Inactive", "Deleted"
 FIRST_DELAY, MAX_DELAY = 0.5, 3.0

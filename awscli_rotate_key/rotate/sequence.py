@@ -6,14 +6,14 @@ import contextlib
 import os
 from dataclasses import dataclass
 
-from awscli_rotate_key.credfile import locked, updated_text
 from awscli_rotate_key.errors import IamError, Refused, RolledBack
-from awscli_rotate_key.journal import SAVED, JournalRecord
 from awscli_rotate_key.keys import AccessKey
-from awscli_rotate_key.profiles import Credentials, KeySource
-from awscli_rotate_key.recovery import pending_recovery, recover
-from awscli_rotate_key.results import DryRun, NotDue, Result, Rotated
-from awscli_rotate_key.rotation import ACTIVE, Iam, Options, Steps, User, age_days
+from awscli_rotate_key.rotate.credfile import locked, updated_text
+from awscli_rotate_key.rotate.journal import SAVED, JournalRecord
+from awscli_rotate_key.rotate.profiles import Credentials, KeySource
+from awscli_rotate_key.rotate.recovery import pending_recovery, recover
+from awscli_rotate_key.rotate.results import DryRun, NotDue, Result, Rotated
+from awscli_rotate_key.rotate.rotation import ACTIVE, Iam, Options, Steps, User, age_days
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from awscli_rotate_key.admin.report import KeySlot, UserRow
 from awscli_rotate_key.errors import EXIT_AUDIT_ACCOUNT_FAILED, EXIT_AUDIT_THRESHOLD, EXIT_OK
 from awscli_rotate_key.keys import AccessKey
-from awscli_rotate_key.report import KeySlot, UserRow
 
 OK, WARNING, ALERT = "OK", "WARNING", "ALERT"
 SEVERITY_ORDER = (OK, WARNING, ALERT)

@@ -11,10 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from awscli_rotate_key.errors import IamError, PartlyDone, Refused
-from awscli_rotate_key.journal import RETIRING, SAVED, JournalRecord
-from awscli_rotate_key.profiles import Credentials
-from awscli_rotate_key.results import Rotated
-from awscli_rotate_key.rotation import Steps
+from awscli_rotate_key.rotate.journal import RETIRING, SAVED, JournalRecord
+from awscli_rotate_key.rotate.profiles import Credentials
+from awscli_rotate_key.rotate.results import Rotated
+from awscli_rotate_key.rotate.rotation import Steps
 
 Summary = dict[str, Any]
 

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeVar
 
-from awscli_rotate_key.audit import (
+from awscli_rotate_key.admin.audit import (
     AccountAudit,
     Judge,
     KeyRow,
@@ -24,8 +24,7 @@ from awscli_rotate_key.audit import (
     Thresholds,
     user_rows,
 )
-from awscli_rotate_key.keys import AccessKey
-from awscli_rotate_key.report import (
+from awscli_rotate_key.admin.report import (
     AWS_FAILURES,
     DEFAULT_WAIT,
     ReportFormatError,
@@ -37,6 +36,7 @@ from awscli_rotate_key.report import (
     fetch_credential_report,
     parse_timestamp,
 )
+from awscli_rotate_key.keys import AccessKey
 
 T = TypeVar("T")
 R = TypeVar("R")

@@ -14,8 +14,8 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from awscli_rotate_key.credfile import write_atomically
-from awscli_rotate_key.profiles import Credentials
+from awscli_rotate_key.rotate.credfile import write_atomically
+from awscli_rotate_key.rotate.profiles import Credentials
 
 CREATING = "creating"  # keys_before is known; CreateAccessKey may or may not have happened
 SAVED = "saved"  # the new key is in the files; it is being proven

@@ -1,0 +1,1 @@
+"""The administrator's side: credential report, audit classification, organization fan-out."""
