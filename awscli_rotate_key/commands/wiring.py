@@ -9,6 +9,7 @@ from typing import Any
 from botocore.config import Config
 
 from awscli_rotate_key.commands.iam import BotocoreIam
+from awscli_rotate_key.commands.runtime import one_attempt
 from awscli_rotate_key.errors import Refused
 from awscli_rotate_key.rotate.journal import Journal
 from awscli_rotate_key.rotate.profiles import Credentials, ProfileFiles, static_key_source
@@ -48,9 +49,7 @@ def iam_factory(
     # the core retries what is safe to retry within --wait-timeout.
     # A hung call must not carry the run far past --wait-timeout.
     timeout = max(1.0, min(10.0, wait_timeout / 4))
-    config = Config(
-        retries={"total_max_attempts": 1}, connect_timeout=timeout, read_timeout=timeout
-    )
+    config = Config(retries=one_attempt(), connect_timeout=timeout, read_timeout=timeout)
 
     def make(credentials: Credentials) -> BotocoreIam:
         client = create_client_from_parsed_globals(

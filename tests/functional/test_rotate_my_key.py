@@ -8,6 +8,8 @@ import stat
 
 import pytest
 
+from tests.support.cli import PLUGIN_CONFIG
+
 CREDENTIALS_TEMPLATE = """# my keys; keep this comment
 [other]
 aws_access_key_id = AKIAOTHEROTHEROTHER1
@@ -113,7 +115,7 @@ def test_static_key_in_config_file_is_rotated_where_it_lives(moto_server, aws_ho
     user = moto_server.make_user()
     key = moto_server.make_key(user)
     aws_home.config.write_text(
-        "[plugins]\nrotate_key = awscli_rotate_key\n\n[profile cfg]\nregion = us-east-1\n"
+        PLUGIN_CONFIG + "\n[profile cfg]\nregion = us-east-1\n"
         f"aws_access_key_id = {key.access_key_id}\n"
         f"aws_secret_access_key = {key.secret_access_key}\noutput = json\n"
     )
@@ -122,7 +124,7 @@ def test_static_key_in_config_file_is_rotated_where_it_lives(moto_server, aws_ho
     new_id, new_secret = aws_home.profile_key("cfg")
     assert result.json["UpdatedFiles"] == [os.path.realpath(aws_home.config)]
     assert aws_home.config.read_text() == (
-        "[plugins]\nrotate_key = awscli_rotate_key\n\n[profile cfg]\nregion = us-east-1\n"
+        PLUGIN_CONFIG + "\n[profile cfg]\nregion = us-east-1\n"
         f"aws_access_key_id = {new_id}\naws_secret_access_key = {new_secret}\noutput = json\n"
     )
     assert aws_home.credentials.read_text() == ""

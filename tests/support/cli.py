@@ -1,4 +1,14 @@
-"""Run the real ``aws`` executable with the plugin enabled in a throwaway HOME."""
+"""Run the real ``aws`` executable with the plugin enabled in a throwaway HOME.
+
+Which AWS CLI runs is chosen by the environment (``make test`` runs the suites once per CLI):
+
+- ``ROTATE_KEY_TEST_CLI``: ``v1`` (default: the awscli of this venv), ``v1-oldest`` or ``v2``;
+- ``ROTATE_KEY_TEST_AWS``: the ``aws`` executable (default: this venv's);
+- ``ROTATE_KEY_TEST_PLUGIN_DIR``: for v2, the directory the plugin was installed into with
+  ``pip install --target DIR --no-deps`` (README's v2 steps), named by ``cli_legacy_plugin_path``.
+
+AWS CLI v2 2.9.19 (Debian's) ignores ``AWS_ENDPOINT_URL``: v2 runs get ``--endpoint-url``.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +19,53 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-AWS = str(Path(sys.executable).parent / "aws")
-PLUGIN_CONFIG = "[plugins]\nrotate_key = awscli_rotate_key\n"
+VENV_AWS = str(Path(sys.executable).parent / "aws")
+
+
+@dataclass(frozen=True)
+class Cli:
+    """The AWS CLI under test and how the plugin is enabled in it."""
+
+    name: str
+    executable: str
+    plugin_dir: str | None = None
+
+    @property
+    def major(self) -> int:
+        return 2 if self.name == "v2" else 1
+
+    @property
+    def usage_exit_code(self) -> int:
+        """The CLI's own exit code for a usage error (an invalid option value)."""
+        return 252 if self.major == 2 else 255
+
+    @property
+    def plugin_config(self) -> str:
+        legacy = f"cli_legacy_plugin_path = {self.plugin_dir}\n" if self.major == 2 else ""
+        return f"[plugins]\n{legacy}rotate_key = awscli_rotate_key\n"
+
+    def global_args(self, endpoint_url: str) -> list[str]:
+        return ["--endpoint-url", endpoint_url] if self.major == 2 else []
+
+
+def cli_under_test() -> Cli:
+    name = os.environ.get("ROTATE_KEY_TEST_CLI", "v1")
+    if name not in ("v1", "v1-oldest", "v2"):
+        raise ValueError(f"ROTATE_KEY_TEST_CLI={name!r}: expected v1, v1-oldest or v2")
+    executable = os.environ.get("ROTATE_KEY_TEST_AWS") or (
+        "/usr/bin/aws" if name == "v2" else VENV_AWS
+    )
+    plugin_dir = os.environ.get("ROTATE_KEY_TEST_PLUGIN_DIR")
+    if name == "v2" and not plugin_dir:
+        raise ValueError(
+            "ROTATE_KEY_TEST_CLI=v2 needs ROTATE_KEY_TEST_PLUGIN_DIR (make test sets it)"
+        )
+    return Cli(name, executable, plugin_dir)
+
+
+CLI = cli_under_test()
+AWS = CLI.executable
+PLUGIN_CONFIG = CLI.plugin_config
 
 
 @dataclass
@@ -77,8 +132,17 @@ class AwsHome:
         env.update(self.extra_env)
         return env
 
+    @property
+    def cli(self) -> Cli:
+        return CLI
+
+    @property
+    def usage_exit_code(self) -> int:
+        """255 under v1, 252 under v2: what an invalid option value must exit with."""
+        return CLI.usage_exit_code
+
     def argv(self, *args: str) -> list[str]:
-        return [AWS, *args]
+        return [AWS, *CLI.global_args(self.endpoint_url), *args]
 
     def run(self, *args: str, timeout: float = 120, input: str | None = None) -> Result:
         proc = subprocess.run(
