@@ -8,8 +8,13 @@
     under ``python -X importtime`` break the import down per module.
 (b) End to end: CPU time (user+sys) of ``aws sts help`` with the plugin enabled vs without, runs
     interleaved, plus an A/A pair (without vs without) that shows the noise of the machine.
+(c) The same under AWS CLI v2 (Debian's 2.9.19 at /usr/bin/aws unless --v2-aws says otherwise),
+    the plugin installed as README says (``pip install --target DIR``, ``cli_legacy_plugin_path``),
+    for ``aws sts help`` and ``aws iam help`` (the iam table is where our commands are built).
+    Goal: ratio with/without ≤ 1.05. Skipped, loudly, when no v2 is found.
 
     .venv/bin/python benchmarks/plugin_overhead.py [--rounds N] [--check] [--no-bytecode-cache]
+        [--v2-aws PATH]
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 GOAL_MS = 2.0
+V2_GOAL_RATIO = 1.05
+REPO = Path(__file__).resolve().parent.parent
 PLUGIN = "awscli_rotate_key"
 NULL_PLUGIN = "null_plugin_for_benchmark"
 AWS = str(Path(sys.executable).parent / "aws")
@@ -119,6 +126,29 @@ class Workspace:
         self.without_plugin = self._home("without", "")
         (root / f"{NULL_PLUGIN}.py").write_text(NULL_PLUGIN_SOURCE)
 
+    def add_v2_homes(self) -> None:
+        """Homes for AWS CLI v2: the plugin installed into a directory of its own (pip --target)."""
+        target = self.root / "v2-plugin"
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--no-deps",
+                "--target",
+                str(target),
+                str(REPO),
+            ],
+            check=True,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+        )
+        v2_config = f"[plugins]\ncli_legacy_plugin_path = {target}\nrotate_key = {PLUGIN}\n"
+        self.v2_with_plugin = self._home("v2-with", v2_config)
+        self.v2_without_plugin = self._home("v2-without", "")
+
     def _home(self, name: str, config: str) -> Path:
         home = self.root / name
         (home / ".aws").mkdir(parents=True)
@@ -207,19 +237,44 @@ def measure_in_process(ws: Workspace, rounds: int) -> tuple[Samples, Samples]:
 # --- (b) end to end ------------------------------------------------------------------------------
 
 
-def measure_end_to_end(ws: Workspace, rounds: int) -> dict[str, list[float]]:
-    """CPU seconds of ``aws sts help`` per arm; the order of the arms rotates every round."""
-    arms = {
-        "without": ws.without_plugin,
-        "with": ws.with_plugin,
-        "without (A/A)": ws.without_plugin,
-    }
+def measure_end_to_end(
+    ws: Workspace,
+    rounds: int,
+    argv: Sequence[str] = (AWS, "sts", "help"),
+    homes: tuple[Path, Path] | None = None,
+) -> dict[str, list[float]]:
+    """CPU seconds of ``argv`` per arm; the order of the arms rotates every round."""
+    without, with_plugin = homes or (ws.without_plugin, ws.with_plugin)
+    arms = {"without": without, "with": with_plugin, "without (A/A)": without}
     cpu: dict[str, list[float]] = {name: [] for name in arms}
     names = list(arms)
     for i in range(rounds):
         for name in names[i % 3 :] + names[: i % 3]:
-            cpu[name].append(child_cpu([AWS, "sts", "help"], ws.env(arms[name])))
+            cpu[name].append(child_cpu(list(argv), ws.env(arms[name])))
     return cpu
+
+
+def v2_version(aws: str) -> str | None:
+    """``aws --version`` of ``aws`` if it is an AWS CLI v2, else None."""
+    try:
+        out = subprocess.run([aws, "--version"], capture_output=True, text=True, timeout=60)
+    except OSError:
+        return None
+    version = (out.stdout or out.stderr).strip()
+    return version if version.startswith("aws-cli/2.") else None
+
+
+def measure_v2(ws: Workspace, aws: str, rounds: int) -> dict[str, dict[str, list[float]]]:
+    """Part (c): ``sts help`` and ``iam help`` under v2, with / without the plugin."""
+    ws.add_v2_homes()
+    homes = (ws.v2_without_plugin, ws.v2_with_plugin)
+    results = {}
+    for command in ("sts", "iam"):
+        argv = (aws, command, "help")
+        for home in homes:  # warm the OS and bytecode caches
+            child_cpu(list(argv), ws.env(home))
+        results[f"aws {command} help"] = measure_end_to_end(ws, rounds, argv, homes)
+    return results
 
 
 # --- report --------------------------------------------------------------------------------------
@@ -250,8 +305,10 @@ def report_in_process(
     return median_interval(ours.wall)
 
 
-def report_end_to_end(cpu: dict[str, list[float]]) -> tuple[Interval, Interval, float]:
-    print("\n(b) `aws sts help` CPU time of the child, user+sys (ms)")
+def report_end_to_end(
+    cpu: dict[str, list[float]], title: str = "(b) `aws sts help`"
+) -> tuple[Interval, Interval, float]:
+    print(f"\n{title} CPU time of the child, user+sys (ms)")
     for name, values in cpu.items():
         print(
             f"  {name:14} median {1000 * statistics.median(values):7.1f}  "
@@ -288,6 +345,9 @@ def main(argv: list[str] | None = None) -> int:
         help="keep the inherited environment: with PYTHONDONTWRITEBYTECODE set, every run "
         "compiles the plugin from source (default: cache bytecode in a temporary directory)",
     )
+    parser.add_argument(
+        "--v2-aws", default="/usr/bin/aws", help="an AWS CLI v2 executable (default /usr/bin/aws)"
+    )
     args = parser.parse_args(argv)
     if args.rounds < 3:
         parser.error("--rounds must be at least 3")
@@ -301,9 +361,14 @@ def main(argv: list[str] | None = None) -> int:
         ours, null = measure_in_process(ws, args.rounds)
         modules = importtime_breakdown(ws, runs=max(3, args.rounds // 3))
         cpu = measure_end_to_end(ws, args.rounds)
+        v2 = v2_version(args.v2_aws)
+        v2_cpu = measure_v2(ws, args.v2_aws, args.rounds) if v2 else {}
 
     in_process = report_in_process(ours, null, modules)
     with_ratio, aa_ratio, base_ms = report_end_to_end(cpu)
+    v2_ratios = {
+        name: report_end_to_end(samples, f"(c) v2 `{name}`")[0] for name, samples in v2_cpu.items()
+    }
 
     a_ok = in_process.median <= GOAL_MS
     floor = statistics.median(null.wall)
@@ -324,9 +389,16 @@ def main(argv: list[str] | None = None) -> int:
         f"    goal ≤ {GOAL_MS:g} ms of {base_ms:.0f} ms, i.e. ratio ≤ {ratio_goal:.4f} "
         f"(CI low end within it)   {verdict(b_ok)}"
     )
+    c_ok = all(ratio.median <= V2_GOAL_RATIO for ratio in v2_ratios.values())
+    if v2:
+        for name, ratio in v2_ratios.items():
+            print(f"(c) {v2.split()[0]} `{name}` with/without plugin: {ratio}")
+        print(f"    goal median ratio ≤ {V2_GOAL_RATIO}   {verdict(c_ok)}")
+    else:
+        print(f"(c) SKIPPED: no AWS CLI v2 at {args.v2_aws} (apt-get install awscli)")
     print(f"rounds {args.rounds}, took {time.monotonic() - started:.0f} s")
     print("=" * 69)
-    return 1 if args.check and not (a_ok and b_ok) else 0
+    return 1 if args.check and not (a_ok and b_ok and c_ok) else 0
 
 
 if __name__ == "__main__":

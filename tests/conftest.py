@@ -7,8 +7,28 @@ from __future__ import annotations
 import botocore  # noqa: F401
 import pytest
 
-from tests.support.cli import AwsHome
+from tests.support.cli import CLI, AwsHome
 from tests.support.moto import MotoServer
+
+
+def _cli_version() -> str:
+    import subprocess
+
+    proc = subprocess.run(
+        [CLI.executable, "--version"], capture_output=True, text=True, timeout=60, check=False
+    )
+    return (proc.stdout or proc.stderr).strip()
+
+
+def pytest_report_header(config):  # type: ignore[no-untyped-def]
+    return f"AWS CLI under test: {CLI.name} ({CLI.executable}: {_cli_version()})"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cli_is_the_one_asked_for():  # type: ignore[no-untyped-def]
+    """A v2 half that silently ran v1 (or the reverse) would prove nothing."""
+    version = _cli_version()
+    assert version.startswith(f"aws-cli/{CLI.major}."), (CLI, version)
 
 
 @pytest.fixture(scope="session")

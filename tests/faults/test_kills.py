@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 
 import pytest
 
@@ -29,6 +30,7 @@ def kill_at(world, proxy, action, signed_by, reach, sig=signal.SIGKILL):  # type
         if fired.is_set() or not signer_matches(call.key_id):
             return
         fired.set()
+        state["call"] = call
         os.kill(state["proc"].pid, sig)  # delivered at once: the run does nothing after it
 
     rule = proxy.on(action, kill)
@@ -39,7 +41,19 @@ def kill_at(world, proxy, action, signed_by, reach, sig=signal.SIGKILL):  # type
     if drop is not None:
         proxy.remove(drop)
     assert fired.is_set(), f"the kill never fired: {proxy.actions()} {err}"
+    if reach:
+        # The proxy forwards the request after the kill, on its own thread: wait until IAM has
+        # applied it, or a test's "before" snapshot could precede the key it creates.
+        wait_until_answered(state["call"])
     return state["proc"].returncode, out, err
+
+
+def wait_until_answered(call, timeout: float = 30):  # type: ignore[no-untyped-def]
+    """Wait until the proxy has the upstream's answer to ``call`` (the live, logged object)."""
+    deadline = time.monotonic() + timeout
+    while call.status is None:
+        assert time.monotonic() < deadline, f"{call.action} was never answered upstream"
+        time.sleep(0.02)
 
 
 # (id, action, signed by, reaches IAM, the request that must not have been seen, recovery)
