@@ -4,24 +4,24 @@ An update is computed on a copy, checked by parsing it with botocore's own loade
 target values may change), then swapped in with ``os.replace``. The AWS CLI's ConfigFileWriter is
 used where it is faithful; where it is not (CRLF files, upper-case keys, odd headers, ...) a
 minimal line edit is used instead. If neither gives a file that parses to exactly the expected
-values, the file is left as it was.
+values, the file is left as it was. The run lock lives in ``locking`` (re-exported here).
 """
 
 from __future__ import annotations
 
 import configparser
 import contextlib
-import errno
-import fcntl
 import io
 import os
 import re
 import tempfile
-import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol
 
 from awscli_rotate_key.errors import Refused
+from awscli_rotate_key.rotate import oscalls
+from awscli_rotate_key.rotate.locking import LockTimeout as LockTimeout
+from awscli_rotate_key.rotate.locking import locked as locked
 
 Edits = Mapping[str, Mapping[str, str]]  # raw section header -> {option: value}
 
@@ -241,11 +241,9 @@ def write_atomically(path: str, data: bytes, mode: int = 0o600) -> str:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
-            os.fchmod(f.fileno(), mode)
-            if st is not None and os.geteuid() == 0 and (st.st_uid, st.st_gid) != (0, 0):
-                os.fchown(f.fileno(), st.st_uid, st.st_gid)
+            oscalls.restrict(f.fileno(), mode, st)
             os.fsync(f.fileno())
-        os.replace(tmp, real)
+        oscalls.replace(tmp, real)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -253,16 +251,8 @@ def write_atomically(path: str, data: bytes, mode: int = 0o600) -> str:
     # The rename is done and visible: a directory that cannot be synced must not make the caller
     # believe the file still holds the old text (it would undo a change that was made).
     with contextlib.suppress(OSError):
-        _fsync_directory(directory)
+        oscalls.fsync_directory(directory)
     return real
-
-
-def _fsync_directory(directory: str) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def update_file(
@@ -278,40 +268,10 @@ def update_file(
         raise Refused(f"{real}: not UTF-8 text; it was left as is") from None
     except Refused as error:
         raise Refused(f"{real}: {error}") from None
-    mode = os.stat(real).st_mode & 0o777
-    new_mode = safe_mode(mode)
-    if new_mode != mode:
-        warn(f"{real} was readable by others (mode {mode:o}); it is now {new_mode:o}")
+    new_mode = mode = os.stat(real).st_mode & 0o777
+    # Windows mode bits say only "read-only" (0o444 or 0o666): nothing to tighten or report.
+    if not oscalls.WINDOWS:
+        new_mode = safe_mode(mode)
+        if new_mode != mode:
+            warn(f"{real} was readable by others (mode {mode:o}); it is now {new_mode:o}")
     return write_atomically(real, text.encode("utf-8"), new_mode)
-
-
-class LockTimeout(Refused):
-    """Another rotation holds the lock."""
-
-
-@contextlib.contextmanager
-def locked(path: str, timeout: float, poll: float = 0.1) -> Iterator[None]:
-    """Hold an exclusive flock on ``path`` (a directory or an existing file).
-
-    The kernel releases it when the process dies, so a killed run never blocks the next one;
-    locking the directory itself leaves no lock file behind.
-    """
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as error:
-                if error.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-                if time.monotonic() >= deadline:
-                    raise LockTimeout(
-                        f"another rotate-my-key run holds {path}; nothing was changed. "
-                        "Wait for it to finish, then run again"
-                    ) from None
-                time.sleep(poll)
-        yield
-    finally:
-        os.close(fd)
