@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 
 # The oldest awscli v1 release that installs on Python 3.11 and passes the functional suite
 # (README, "Supported versions"). It gets a venv of its own, the plugin installed into it.
-OLDEST_AWSCLI := 1.29.0
+OLDEST_AWSCLI := 1.29.4
 OLDEST_VENV := .venv-oldest
 OLDEST_STAMP := $(OLDEST_VENV)/.installed-$(OLDEST_AWSCLI)
 
@@ -61,7 +61,7 @@ suites-v1: $(STAMP)
 suites-oldest: $(STAMP) $(OLDEST_STAMP)
 	@echo "=== functional suite under the oldest supported AWS CLI v1 ($(OLDEST_AWSCLI)) ==="
 	$(call run_pytest,tests/functional,ROTATE_KEY_TEST_CLI=v1-oldest \
-		ROTATE_KEY_TEST_AWS=$(OLDEST_VENV)/bin/aws)
+		ROTATE_KEY_TEST_AWS=$(abspath $(OLDEST_VENV))/bin/aws)
 
 # Debian's awscli when it is missing, if this is root on a Debian-like system (CI is).
 v2-cli:

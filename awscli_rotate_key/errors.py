@@ -8,6 +8,8 @@ EXIT_AUDIT_THRESHOLD = 10
 EXIT_AUDIT_ACCOUNT_FAILED = 11
 EXIT_INTERRUPTED = 130
 EXIT_UNEXPECTED = 255  # the CLI's own code for a command that could not run
+# An invalid option value exits with the CLI's own usage code, 255 under v1 and 252 under v2:
+# awscli_rotate_key.commands.runtime.usage_exit_code() (it depends on the CLI, not the error).
 
 
 class RotateKeyError(Exception):
@@ -38,6 +40,18 @@ class Interrupted(RotateKeyError):
     """Ctrl-C: the rotation was rolled back or left journaled for the next run."""
 
     exit_code = EXIT_INTERRUPTED
+
+
+class InvalidOption(Exception):
+    """An option value that cannot be used (wrong type, out of range, empty, conflicting).
+
+    Found before any AWS call; shown as ``<command>: --<option>: <why>``.
+    """
+
+    def __init__(self, option: str, why: str) -> None:
+        super().__init__(f"--{option}: {why}")
+        self.option = option
+        self.why = why
 
 
 class IamError(Exception):

@@ -11,7 +11,7 @@ from typing import Any
 from awscli.customizations.commands import BasicCommand
 
 import awscli_rotate_key
-from awscli_rotate_key.commands import arg
+from awscli_rotate_key.commands import arg, report_cannot_load
 
 NAME = "audit-access-keys"
 _HELP = ("iam", NAME)
@@ -19,6 +19,10 @@ _HELP = ("iam", NAME)
 
 class AuditAccessKeysCommand(BasicCommand):
     NAME = NAME
+    SUMMARY = (
+        "List every access key of an account or organization and judge each one as Trusted "
+        "Advisor, AWS Config and CIS do"
+    )
     DESCRIPTION = BasicCommand.FROM_FILE(*_HELP, "_description.rst", root_module=awscli_rotate_key)
     EXAMPLES = BasicCommand.FROM_FILE(*_HELP, "_examples.rst", root_module=awscli_rotate_key)
     SYNOPSIS = (
@@ -28,31 +32,38 @@ class AuditAccessKeysCommand(BasicCommand):
         "    [--max-concurrency <n>]"
     )
     ARG_TABLE = [
+        # Numbers and choices are plain strings here, parsed in audit_run (commands/options.py):
+        # an invalid value gets one line and the CLI's usage exit code, not the CLI's own error.
         arg("warn-days", "<p>An Active key older than this many days is <code>OVERDUE</code> "
              "(WARNING). Default 90, as Trusted Advisor and AWS Config "
-             "<code>access-keys-rotated</code>.</p>", cli_type_name="integer", default=90),
+             "<code>access-keys-rotated</code>.</p>"),
         arg("alert-days", "<p>An Active key older than this many days is <code>CRITICAL</code> "
-             "(ALERT). Default 730 (2 years), Trusted Advisor's red.</p>",
-             cli_type_name="integer", default=730),
+             "(ALERT). Default 730 (2 years), Trusted Advisor's red, or <code>--warn-days</code> "
+             "if that is more; must not be less than <code>--warn-days</code>.</p>"),
         arg("unused-days", "<p>An Active key not used for more than this many days (counted "
              "from its last rotation if never used) is <code>UNUSED</code> (WARNING). "
-             "Default 45, as CIS and Security Hub IAM.22.</p>",
-             cli_type_name="integer", default=45),
+             "Default 45, as CIS and Security Hub IAM.22.</p>"),
         arg("fail-on", "<p><code>warning</code> or <code>alert</code>: exit 10 if any key has "
-             "this severity or worse.</p>",
-             choices=["warning", "alert"]),
-        arg("organization", "<p>Audit every ACTIVE account of the AWS Organization.</p>",
-             action="store_true"),
+             "this severity or worse.</p>"),
+        arg("organization", "<p>Audit every ACTIVE account of the AWS Organization. Cannot be "
+             "used with <code>--account-ids</code>.</p>", action="store_true"),
         arg("account-ids", "<p>Audit these accounts (12-digit IDs), not the organization's.</p>",
              nargs="+"),
         arg("role-name", "<p>Role assumed in every account other than the caller's "
-             "(default OrganizationAccountAccessRole).</p>",
-             default="OrganizationAccountAccessRole"),
+             "(default OrganizationAccountAccessRole).</p>"),
         arg("max-concurrency", "<p>At most this many API calls in flight, across accounts "
-             "and users (default 8).</p>", cli_type_name="integer", default=8),
+             "and users (a whole number, 1 or more; default 8).</p>"),
     ]  # fmt: skip
 
-    def _run_main(self, parsed_args: Any, parsed_globals: Any) -> int:
-        from awscli_rotate_key.commands.audit_run import run
+    def create_help_command(self) -> Any:
+        from awscli_rotate_key.commands.helppage import help_with_summary
 
-        return run(self._session, parsed_args, parsed_globals)
+        return help_with_summary(self)
+
+    def _run_main(self, parsed_args: Any, parsed_globals: Any) -> int:
+        try:
+            from awscli_rotate_key.commands.audit_run import run
+
+            return run(self._session, parsed_args, parsed_globals)
+        except ImportError as error:  # a module of a partial install, imported only now
+            return report_cannot_load(self.NAME, error)

@@ -20,13 +20,19 @@ from awscli_rotate_key.admin.organization import (
 )
 from awscli_rotate_key.admin.report import AWS_FAILURES, describe_failure
 from awscli_rotate_key.commands.audit import NAME
-from awscli_rotate_key.errors import EXIT_UNEXPECTED
+from awscli_rotate_key.commands.options import (
+    not_together,
+    one_of,
+    report_invalid,
+    text,
+    whole_number,
+)
+from awscli_rotate_key.errors import EXIT_UNEXPECTED, InvalidOption
 
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
 
 
-class UsageError(Exception):
-    """Options that cannot be used as given."""
+_ROLE_NAME = r"[\w+=,.@/-]{1,512}"  # a role name, or path/name, as in a role ARN
 
 
 @dataclass(frozen=True)
@@ -40,26 +46,31 @@ class Options:
 
 
 def options_from(parsed_args: Any) -> Options:
-    limits = Thresholds(parsed_args.warn_days, parsed_args.alert_days, parsed_args.unused_days)
-    if min(limits.warn_days, limits.alert_days, limits.unused_days) < 0:
-        raise UsageError("--warn-days, --alert-days and --unused-days must be 0 or more")
+    """The options of a run; InvalidOption (a usage error) for a value that cannot be used."""
+    warn = whole_number("warn-days", parsed_args.warn_days, "days", default=90)
+    alert = whole_number("alert-days", parsed_args.alert_days, "days", default=max(730, warn or 0))
+    unused = whole_number("unused-days", parsed_args.unused_days, "days", default=45)
+    limits = Thresholds(warn or 0, alert or 0, unused or 0)
     if limits.alert_days < limits.warn_days:
-        raise UsageError("--alert-days must not be less than --warn-days")
-    if parsed_args.organization and parsed_args.account_ids:
-        raise UsageError("--organization and --account-ids cannot be used together")
+        raise InvalidOption(
+            "alert-days",
+            f"must not be less than --warn-days ({limits.alert_days} < {limits.warn_days})",
+        )
+    fail_on = one_of("fail-on", parsed_args.fail_on, ("warning", "alert"))
+    not_together("organization", "account-ids", parsed_args)
     account_ids = tuple(parsed_args.account_ids or ())
-    bad = [a for a in account_ids if not _ACCOUNT_ID.match(a)]
-    if bad:
-        raise UsageError(f"not a 12-digit account ID: {', '.join(bad)}")
-    if parsed_args.max_concurrency < 1:
-        raise UsageError("--max-concurrency must be at least 1")
+    for account_id in account_ids:
+        if not _ACCOUNT_ID.match(account_id):
+            raise InvalidOption("account-ids", f"{account_id!r} is not a 12-digit account ID")
+    role_name = text("role-name", parsed_args.role_name, _ROLE_NAME, "an IAM role name")
+    concurrency = whole_number("max-concurrency", parsed_args.max_concurrency, minimum=1, default=8)
     return Options(
         limits=limits,
-        fail_on=parsed_args.fail_on,
+        fail_on=fail_on,
         organization=parsed_args.organization,
         account_ids=account_ids,
-        role_name=parsed_args.role_name,
-        max_concurrency=parsed_args.max_concurrency,
+        role_name=role_name or "OrganizationAccountAccessRole",
+        max_concurrency=concurrency or 8,
     )
 
 
@@ -126,9 +137,8 @@ def run(session: Any, parsed_args: Any, parsed_globals: Any) -> int:
     """The whole command: plan, audit every account, render, exit code."""
     try:
         options = options_from(parsed_args)
-    except UsageError as error:
-        _say(str(error))
-        return EXIT_UNEXPECTED
+    except InvalidOption as error:
+        return report_invalid(NAME, error)
     clients = SessionClients(session, parsed_globals, options.max_concurrency)
     try:
         access, account_ids = _plan(clients, options)

@@ -8,11 +8,13 @@ from typing import Any
 from awscli.customizations.commands import BasicCommand
 
 import awscli_rotate_key
-from awscli_rotate_key.commands import arg
+from awscli_rotate_key.commands import arg, report_cannot_load
 from awscli_rotate_key.errors import (
     EXIT_INTERRUPTED,
+    EXIT_REFUSED,
     EXIT_UNEXPECTED,
     IamError,
+    InvalidOption,
     RotateKeyError,
 )
 
@@ -21,28 +23,35 @@ _HELP = ("iam", "rotate-my-key")
 
 class RotateMyKeyCommand(BasicCommand):
     NAME = "rotate-my-key"
+    SUMMARY = (
+        "Rotate the access key of the profile in use: the new key is saved and proven before "
+        "the old one is retired"
+    )
     DESCRIPTION = BasicCommand.FROM_FILE(*_HELP, "_description.rst", root_module=awscli_rotate_key)
     SYNOPSIS = (
         "aws iam rotate-my-key [--access-key-id <value>] [--user-name <value>]\n"
         "    [--delete | --no-delete] [--delete-other-key] [--older-than <days>]\n"
+        "    [--wait-timeout <seconds>] [--dry-run] [--verbose]\n"
+        "aws iam rotate-my-key --undo [--access-key-id <value>] [--user-name <value>]\n"
         "    [--wait-timeout <seconds>] [--dry-run] [--verbose]"
     )
     EXAMPLES = BasicCommand.FROM_FILE(*_HELP, "_examples.rst", root_module=awscli_rotate_key)
     ARG_TABLE = [
         arg("access-key-id", "<p>Guard: refuse (exit 3) unless the profile's key is this one.</p>"),
         arg("user-name", "<p>Guard: refuse (exit 3) unless the key belongs to this IAM user.</p>"),
+        # No group_name for --delete/--no-delete: the help page would show only the first's text.
         arg(
             "delete",
-            "<p>Delete the old key after deactivating it (the default).</p>",
+            "<p>Delete the old key after deactivating it (the default). Cannot be used with "
+            "<code>--no-delete</code>.</p>",
             action="store_true",
-            group_name="delete",
         ),
         arg(
             "no-delete",
-            "<p>Leave the old key Inactive instead of deleting it, so that it "
-            "can be reactivated to undo the rotation.</p>",
+            "<p>Leave the old key Inactive instead of deleting it, and keep its secret beside "
+            "the journal (mode 0600) until the next rotation, so that <code>--undo</code> can "
+            "put it back.</p>",
             action="store_true",
-            group_name="delete",
         ),
         arg(
             "delete-other-key",
@@ -52,41 +61,61 @@ class RotateMyKeyCommand(BasicCommand):
         ),
         arg(
             "older-than",
-            "<p>Rotate only if the key is at least this many days old; "
-            "otherwise exit 0 without changing anything. For cron.</p>",
-            cli_type_name="integer",
+            "<p>Rotate only if the key is at least this many days old (a whole number, 0 or "
+            "more); otherwise exit 0 without changing anything. For cron.</p>",
         ),
         arg(
             "wait-timeout",
             "<p>Seconds to wait for the new key to work and for another run "
-            "holding the lock (default 60).</p>",
-            cli_type_name="integer",
-            default=60,
+            "holding the lock (a whole number, 1 or more; default 60).</p>",
         ),
         arg(
             "dry-run",
-            "<p>Print the plan; call no mutating API, write no file.</p>",
+            "<p>Print the plan; change nothing (no key, no file).</p>",
+            action="store_true",
+        ),
+        arg(
+            "undo",
+            "<p>Undo the last <code>--no-delete</code> rotation of the profile while its old key "
+            "is still Inactive: reactivate the old key, prove it works, put it back in every "
+            "profile that got the new key, and delete the new key. Exit 3 when there is nothing "
+            "to undo. Cannot be used with <code>--no-delete</code>, <code>--delete</code>, "
+            "<code>--delete-other-key</code> or <code>--older-than</code>.</p>",
             action="store_true",
         ),
         arg("verbose", "<p>Print each step on stderr.</p>", action="store_true"),
     ]
 
     def _run_main(self, parsed_args: Any, parsed_globals: Any) -> int:
+        try:
+            return self._rotate(parsed_args, parsed_globals)
+        except ImportError as error:  # a module of a partial install, imported only now
+            return report_cannot_load(self.NAME, error)
+
+    def _rotate(self, parsed_args: Any, parsed_globals: Any) -> int:
+        from awscli_rotate_key.commands.runtime import usage_exit_code
         from awscli_rotate_key.commands.wiring import build_run
 
         reporter = StderrReporter(verbose=parsed_args.verbose)
+        run = None
         try:
             run = build_run(self._session, parsed_args, parsed_globals, reporter)
             result = run()
+        except InvalidOption as error:
+            reporter.error(str(error))
+            return usage_exit_code()
         except RotateKeyError as error:
             reporter.error(str(error))
             return error.exit_code
         except IamError as error:
-            reporter.error(
-                f"{error}. If a rotation was in flight it is journaled: run "
-                "`aws iam rotate-my-key` again to finish or undo it"
-            )
+            reporter.error(failed_call_message(error, run is not None and run.journaled()))
             return EXIT_UNEXPECTED
+        except OSError as error:  # the core words its own; these come from reading the setup
+            from awscli_rotate_key.rotate.local import describe
+
+            where = "nothing was changed" if run is None else "any rotation in flight is journaled"
+            reporter.error(f"could not read or write a local file ({describe(error)}); {where}")
+            return EXIT_REFUSED if run is None else EXIT_UNEXPECTED
         except KeyboardInterrupt:
             reporter.error(
                 "interrupted; any rotation in flight is journaled and the next "
@@ -97,6 +126,11 @@ class RotateMyKeyCommand(BasicCommand):
         self._render(result.to_output(), parsed_globals)
         return 0
 
+    def create_help_command(self) -> Any:
+        from awscli_rotate_key.commands.helppage import help_with_summary
+
+        return help_with_summary(self)
+
     def _render(self, output: dict[str, Any], parsed_globals: Any) -> None:
         from awscli.formatter import get_formatter
 
@@ -104,6 +138,17 @@ class RotateMyKeyCommand(BasicCommand):
         formatter = get_formatter(fmt, parsed_globals)
         formatter.query = parsed_globals.query
         formatter(self.NAME, output)
+
+
+def failed_call_message(error: IamError, journaled: bool) -> str:
+    """One line for a failed IAM call; the journal hint only when a rotation is in flight."""
+    message = str(error).rstrip().rstrip(".")
+    if not journaled:
+        return message
+    return (
+        f"{message}. A rotation is in flight and journaled: run `aws iam rotate-my-key` again "
+        "to finish or undo it"
+    )
 
 
 class StderrReporter:

@@ -4,39 +4,58 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.config import Config
 
 from awscli_rotate_key.commands.iam import BotocoreIam
+from awscli_rotate_key.commands.options import not_together, text, whole_number
 from awscli_rotate_key.commands.runtime import one_attempt
-from awscli_rotate_key.errors import Refused
+from awscli_rotate_key.commands.undo_option import undo_requested
 from awscli_rotate_key.rotate.journal import Journal
-from awscli_rotate_key.rotate.profiles import Credentials, ProfileFiles, static_key_source
+from awscli_rotate_key.rotate.profiles import (
+    Credentials,
+    KeySource,
+    ProfileFiles,
+    static_key_source,
+)
 from awscli_rotate_key.rotate.results import Result
 from awscli_rotate_key.rotate.rotation import Options, Reporter, Steps
 from awscli_rotate_key.rotate.sequence import rotate_my_key
 
 
 def _path(session: Any, variable: str, default: str) -> str:
-    return os.path.abspath(os.path.expanduser(session.get_config_variable(variable) or default))
+    """The file botocore reads: ``$VAR`` then ``~`` expanded (botocore.configloader), absolute."""
+    value = session.get_config_variable(variable) or default
+    return os.path.abspath(os.path.expanduser(os.path.expandvars(value)))
+
+
+# IAM's own patterns for the two guards (AccessKeyId, UserName in the IAM API reference).
+_KEY_ID = r"\w{16,128}"
+_USER_NAME = r"[\w+=,.@-]{1,64}"
 
 
 def options_from(parsed_args: Any) -> Options:
-    if parsed_args.older_than is not None and parsed_args.older_than < 0:
-        raise Refused("--older-than must be 0 or more days")
-    if parsed_args.delete and parsed_args.no_delete:
-        raise Refused("--delete and --no-delete cannot be used together")
-    if parsed_args.wait_timeout is None or parsed_args.wait_timeout < 1:
-        raise Refused("--wait-timeout must be at least 1 second")
+    """The options of a run; InvalidOption (a usage error) for a value that cannot be used."""
+    access_key_id = text(
+        "access-key-id", parsed_args.access_key_id, _KEY_ID, "an access key ID (AKIA...)"
+    )
+    user_name = text("user-name", parsed_args.user_name, _USER_NAME, "an IAM user name")
+    not_together("no-delete", "delete", parsed_args)
+    older_than = whole_number("older-than", parsed_args.older_than, "days")
+    wait_timeout = whole_number(
+        "wait-timeout", parsed_args.wait_timeout, "seconds", minimum=1, default=60
+    )
     return Options(
-        access_key_id=parsed_args.access_key_id,
-        user_name=parsed_args.user_name,
+        access_key_id=access_key_id,
+        user_name=user_name,
         delete=not parsed_args.no_delete,
         delete_other_key=parsed_args.delete_other_key,
-        older_than=parsed_args.older_than,
-        wait_timeout=float(parsed_args.wait_timeout),
+        older_than=older_than,
+        wait_timeout=float(wait_timeout or 60),
         dry_run=parsed_args.dry_run,
+        undo=undo_requested(parsed_args),
     )
 
 
@@ -68,9 +87,23 @@ def iam_factory(
     return make
 
 
-def build_run(
-    session: Any, parsed_args: Any, parsed_globals: Any, reporter: Reporter
-) -> Callable[[], Result]:
+@dataclass(frozen=True)
+class Run:
+    """A rotation ready to run."""
+
+    steps: Steps
+    source: KeySource
+    options: Options
+
+    def __call__(self) -> Result:
+        return rotate_my_key(self.steps, self.source, self.options)
+
+    def journaled(self) -> bool:
+        """A rotation is in flight (its journal exists): the next run finishes or undoes it."""
+        return os.path.exists(self.steps.journal.path)
+
+
+def build_run(session: Any, parsed_args: Any, parsed_globals: Any, reporter: Reporter) -> Run:
     from awscli.customizations.configure.writer import ConfigFileWriter
 
     options = options_from(parsed_args)
@@ -79,6 +112,9 @@ def build_run(
         _path(session, "credentials_file", "~/.aws/credentials"),
         _path(session, "config_file", "~/.aws/config"),
     )
+    # botocore uses the last of two headers naming one profile; our file reads would take the
+    # first (someone else's key): refuse, for the profile asked for and its whole chain.
+    files.refuse_duplicate_headers([requested])
     source = static_key_source(
         requested,
         session.full_config.get("profiles", {}),
@@ -86,6 +122,8 @@ def build_run(
         profile_from_flag=parsed_globals.profile is not None,
         in_credentials_file=files.in_credentials_file(),
     )
+    files.refuse_duplicate_headers(source.chain)
+    files.refuse_unusable_key(source.profile)
     if source.profile != requested:
         reporter.warn(
             f"profile {requested!r} assumes a role; rotating the access key of its source "
@@ -99,4 +137,4 @@ def build_run(
         reporter=reporter,
         writer=ConfigFileWriter(),
     )
-    return lambda: rotate_my_key(steps, source, options)
+    return Run(steps, source, options)

@@ -128,6 +128,12 @@ def _refuse_non_static(
         return
     if "credential_process" in config:
         _refuse(name, "an external credential_process")
+    if "aws_secret_access_key" in config:
+        raise Refused(
+            f"profile {name!r} has an aws_secret_access_key but no aws_access_key_id, so botocore "
+            "does not use it as a key; nothing was changed. Add the profile's "
+            "aws_access_key_id line, then run rotate-my-key again"
+        )
     _refuse(name, "no access key in the AWS files (an instance, container or other role)")
 
 
@@ -186,6 +192,46 @@ class ProfileFiles:
                     str(values["aws_access_key_id"]), str(values.get("aws_secret_access_key", ""))
                 )
         raise Refused(f"profile {profile!r} holds no access key in {' or '.join(self.paths())}")
+
+    def refuse_unusable_key(self, profile: str) -> None:
+        """Refuse, before any call, a key botocore could not sign with (partial, quoted)."""
+        for loc, values in self.sections():
+            if loc.profile == profile and "aws_access_key_id" in values:
+                _refuse_unusable(loc, values)
+                return
+
+    def refuse_duplicate_headers(self, profiles: Collection[str]) -> None:
+        """Refuse when two headers in one file name one of ``profiles`` (botocore uses the last)."""
+        by_file: dict[tuple[str, str], list[str]] = {}
+        for loc, _ in self.sections():
+            if loc.profile in profiles:
+                by_file.setdefault((loc.path, loc.profile), []).append(loc.section)
+        for (path, profile), headers in by_file.items():
+            if len(headers) > 1:
+                shown = " and ".join(f"[{h}]" for h in headers)
+                raise Refused(
+                    f"{path} has {len(headers)} headers for profile {profile!r}: {shown}; "
+                    "botocore uses the last one, so which key is meant is unclear and nothing "
+                    "was changed. Remove or rename all but one of them"
+                )
+
+
+def _refuse_unusable(loc: Location, values: Mapping[str, Any]) -> None:
+    where = f"profile {loc.profile!r} in {loc.path}"
+    if "aws_secret_access_key" not in values:
+        raise Refused(
+            f"{where} has an aws_access_key_id but no aws_secret_access_key line, so botocore "
+            "cannot use it (partial credentials); nothing was changed. Add the secret line"
+        )
+    for option in ("aws_access_key_id", "aws_secret_access_key"):
+        value = str(values[option])
+        if not value:
+            raise Refused(f"{where} has an empty {option}; nothing was changed. Fill it in")
+        if len(value) > 1 and value[0] in "\"'" and value[-1] == value[0]:
+            raise Refused(
+                f"{where}: the {option} value is in quotes, which botocore keeps as part of the "
+                "value, so the key cannot work; nothing was changed. Remove the quotes"
+            )
 
 
 def _profile_name(section: str, is_config: bool) -> str | None:

@@ -10,16 +10,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from awscli_rotate_key.errors import IamError, PartlyDone, Refused
-from awscli_rotate_key.rotate.journal import RETIRING, SAVED, JournalRecord
+from awscli_rotate_key.errors import IamError, PartlyDone, Refused, RolledBack
+from awscli_rotate_key.rotate.journal import RETIRING, SAVED, UNDOING, JournalRecord
+from awscli_rotate_key.rotate.local import describe
 from awscli_rotate_key.rotate.profiles import Credentials
 from awscli_rotate_key.rotate.results import Rotated
 from awscli_rotate_key.rotate.rotation import Steps
+from awscli_rotate_key.rotate.statefiles import Unreadable
+from awscli_rotate_key.rotate.undo_steps import recover_undo
 
 Summary = dict[str, Any]
 
 
-def pending_recovery(record: JournalRecord) -> Summary:
+def pending_recovery(record: JournalRecord | Unreadable) -> Summary:
+    if isinstance(record, Unreadable):  # a journal this release cannot read (dry run)
+        return record.summary()
     return {
         "Profile": record.profile,
         "OldAccessKeyId": record.old_key_id,
@@ -41,10 +46,18 @@ def recover(
             f"{' and '.join(record.files)}; run `aws iam rotate-my-key` with those files "
             "(AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE) to finish it. Nothing was changed"
         )
+    if record.step == UNDOING:  # an interrupted --undo: only ever finished
+        return recover_undo(steps, record, wait_timeout), None
     try:
         current = steps.files.credentials_of(record.profile)
     except Refused:
         return discard(steps, record, f"profile {record.profile!r} is no longer in the files"), None
+    except OSError as error:
+        raise Refused(
+            f"an interrupted rotation of profile {record.profile!r} is pending, but the files "
+            f"cannot be read ({describe(error)}); nothing was changed. Fix that, then run "
+            "`aws iam rotate-my-key` again to finish it"
+        ) from None
     if current.access_key_id == record.old_key_id:
         return undo_unsaved(steps, record, current), None
     if not holds_the_new_key(steps, record, current):
@@ -55,6 +68,14 @@ def recover(
     rotated = finish_saved(steps, record, current, wait_timeout)
     assert rotated.recovered is not None
     return rotated.recovered, rotated
+
+
+def _still_pending(record: JournalRecord, error: OSError, state: str) -> str:
+    return (
+        f"could not finish the interrupted rotation of profile {record.profile!r} "
+        f"({describe(error)}); {state}, and the rotation stays journaled. Fix that, then run "
+        "`aws iam rotate-my-key` again"
+    )
 
 
 def holds_the_new_key(steps: Steps, record: JournalRecord, current: Credentials) -> bool:
@@ -88,7 +109,10 @@ def discard(steps: Steps, record: JournalRecord, reason: str) -> Summary:
             deleted = steps.delete_orphans(steps.iam_for(old), record.keys_before)
         except IamError as error:
             steps.reporter.warn(f"could not look for its unsaved new key ({error.code})")
-    steps.journal.clear()
+    try:
+        steps.journal.clear()
+    except OSError as error:
+        raise Refused(_still_pending(record, error, "no key in your files was changed")) from None
     return {"Action": "Discarded", "DeletedAccessKeyIds": deleted, **pending_recovery(record)}
 
 
@@ -99,12 +123,17 @@ def undo_unsaved(steps: Steps, record: JournalRecord, old: Credentials) -> Summa
         f"{record.old_key_id} is still in the files"
     )
     iam = steps.iam_for(old)
-    for key in iam.list_access_keys():
-        if key.access_key_id not in record.keys_before:
-            # A save or an undo cut between two files left other profiles on the new key.
-            steps.move_profiles(key.access_key_id, old)
-    deleted = steps.delete_orphans(iam, record.keys_before)
-    steps.journal.clear()
+    try:
+        for key in iam.list_access_keys():
+            if key.access_key_id not in record.keys_before:
+                # A save or an undo cut between two files left other profiles on the new key,
+                # or a run stopped while moving the other key's profiles onto the old key.
+                steps.move_profiles(key.access_key_id, old)
+        deleted = steps.delete_orphans(iam, record.keys_before)
+        steps.journal.clear()
+    except OSError as error:
+        state = f"the old key {record.old_key_id} is still in use"
+        raise RolledBack(_still_pending(record, error, state)) from None
     return {
         "Action": "RolledBack",
         "OldAccessKeyId": record.old_key_id,
@@ -120,12 +149,16 @@ def finish_saved(
         f"finishing an interrupted rotation of profile {record.profile!r}: retiring the old key "
         f"{record.old_key_id}, the files hold {new.access_key_id}"
     )
-    steps.move_profiles(record.old_key_id, new)
-    if record.step != RETIRING:
-        record.step = SAVED
-    record.new_key_id = new.access_key_id
-    steps.journal.save(record)
-    old = steps.journal.load_rollback(record.old_key_id) or Credentials(record.old_key_id, "")
+    try:
+        steps.move_profiles(record.old_key_id, new)
+        if record.step != RETIRING:
+            record.step = SAVED
+        record.new_key_id = new.access_key_id
+        steps.journal.save(record)
+        old = steps.journal.load_rollback(record.old_key_id) or Credentials(record.old_key_id, "")
+    except OSError as error:
+        state = f"profile {record.profile!r} holds the new key {new.access_key_id}"
+        raise PartlyDone(_still_pending(record, error, state)) from None
     status = steps.finish_or_undo(record, old, new, wait_timeout)
     holders = steps.files.holding(new.access_key_id)
     return Rotated(

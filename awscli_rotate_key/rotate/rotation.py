@@ -16,9 +16,12 @@ from typing import Protocol
 
 from awscli_rotate_key.errors import IamError, Interrupted, PartlyDone, RolledBack
 from awscli_rotate_key.keys import AccessKey
+from awscli_rotate_key.rotate import rollback
 from awscli_rotate_key.rotate.credfile import ConfigWriter, update_file
 from awscli_rotate_key.rotate.journal import RETIRING, Journal, JournalRecord
+from awscli_rotate_key.rotate.otherkey import NOTHING_ELSE, also
 from awscli_rotate_key.rotate.profiles import Credentials, ProfileFiles
+from awscli_rotate_key.rotate.reread import make_sure_files_hold_new_key
 
 ACTIVE, INACTIVE, DELETED = "Active", "Inactive", "Deleted"
 FIRST_DELAY, MAX_DELAY = 0.5, 3.0
@@ -61,6 +64,7 @@ class Options:
     older_than: int | None = None
     wait_timeout: float = 60.0
     dry_run: bool = False
+    undo: bool = False  # --undo: undo the last --no-delete rotation (undo.py)
 
 
 class KeyNeverWorked(Exception):
@@ -180,16 +184,6 @@ class Steps:
             raise RetirementRefused(error, status == INACTIVE) from error
         return status
 
-    def delete_new_key(self, old: Credentials, new_key_id: str) -> None:
-        """Delete the new key signed by the old one (undo); a miss is left to the journal."""
-        iam = self.iam_for(old)
-        deadline = self.monotonic() + 10
-        try:
-            self.retry(lambda: iam.delete_access_key(new_key_id), deadline)
-        except IamError as error:
-            if error.code != "NoSuchEntity":
-                raise
-
     def delete_orphans(self, iam: Iam, keys_before: list[str]) -> list[str]:
         """Delete keys created by an interrupted run: not listed before it, held by no profile."""
         deleted = []
@@ -199,64 +193,47 @@ class Steps:
             self.reporter.step(f"Deleting the orphan key {key.access_key_id} (its secret was lost)")
             iam.delete_access_key(key.access_key_id)
             deleted.append(key.access_key_id)
+            self.journal.forget_deleted([key.access_key_id])  # a secret kept for --undo goes too
         return deleted
 
+    # The undo and its journal writes live in rollback.py; these names are what callers use.
     def undo(self, old: Credentials, new: Credentials, reactivate: bool) -> str:
-        """Put the old key back: reactivate it, restore the files, then delete the new key.
-
-        Returns a note for the user if the new key could not be deleted (the journal is kept
-        and the next run deletes it). Raises PartlyDone, leaving the files on the new key, when
-        the old key cannot be made usable again.
-        """
-        if not old.secret_access_key:
-            raise PartlyDone(
-                f"the new key {new.access_key_id} is not accepted and the old key's secret is no "
-                "longer on disk, so it cannot be restored. Check the new key with `aws sts "
-                "get-caller-identity`; run `aws iam rotate-my-key` again to retry"
-            )
-        if reactivate:
-            self.reactivate_old_key(old, new)
-        self.reporter.step("Restoring the old key in the files")
-        self.move_profiles(new.access_key_id, old)
-        self.reporter.step(f"Deleting the new key {new.access_key_id}")
-        try:
-            self.delete_new_key(old, new.access_key_id)
-        except IamError as error:
-            return (
-                f" The new key {new.access_key_id} could not be deleted yet ({error.code}); "
-                "the next run deletes it."
-            )
-        self.journal.clear()
-        return ""
+        return rollback.undo(self, old, new, reactivate)
 
     def reactivate_old_key(self, old: Credentials, new: Credentials) -> None:
-        """Make the deactivated old key usable again, signed by the new key, before any restore."""
-        iam = self.iam_for(new)
-        try:
-            self.retry(
-                lambda: iam.update_access_key(old.access_key_id, ACTIVE), self.monotonic() + 10
-            )
-        except IamError as error:
-            raise PartlyDone(
-                f"the old key {old.access_key_id} is Inactive and could not be reactivated "
-                f"({error.code}); the files keep the new key {new.access_key_id}, which works. "
-                "Run `aws iam rotate-my-key` again to finish"
-            ) from None
+        rollback.reactivate_old_key(self, old, new)
+
+    def delete_new_key(self, old: Credentials, new_key_id: str) -> None:
+        rollback.delete_new_key(self, old, new_key_id)
+
+    def save_journal(self, record: JournalRecord, old: Credentials, new: Credentials) -> None:
+        rollback.save_journal(self, record, old, new)
+
+    def journal_cleared_quietly(self) -> str:
+        return rollback.journal_cleared_quietly(self)
 
     def finish_or_undo(
-        self, record: JournalRecord, old: Credentials, new: Credentials, wait_timeout: float
+        self,
+        record: JournalRecord,
+        old: Credentials,
+        new: Credentials,
+        wait_timeout: float,
+        changed: str = "",
     ) -> str:
         """From a saved new key: prove it, retire the old key; undo on a permanent failure.
 
-        Returns the old key's final status. Raises RolledBack, PartlyDone or Interrupted.
+        ``changed`` is what this run changed before creating the key (otherkey.make_room),
+        told in every undo message. Returns the old key's final status. Raises RolledBack,
+        PartlyDone or Interrupted.
         """
         deadline = self.monotonic() + wait_timeout
         new_iam = self.iam_for(new)
-        self.wait_for_new_key(new_iam, deadline, record, old, new)
+        self.wait_for_new_key(new_iam, deadline, record, old, new, changed)
         resumed = record.step == RETIRING  # an earlier run may have deactivated the old key
+        make_sure_files_hold_new_key(self, record, old, new, not resumed, changed)
         if not resumed:
             record.step = RETIRING  # from here on the old key may be Inactive or gone: no undo
-            self.journal.save(record)
+            self.save_journal(record, old, new)
         try:
             status = self.retire_old_key(
                 new_iam,
@@ -269,7 +246,8 @@ class Steps:
             raise RolledBack(
                 f"IAM refused to retire the old key {old.access_key_id} ({error.error.code}); "
                 f"the new key was deleted and the old key is in use again. Check that your "
-                f"policy allows iam:UpdateAccessKey and iam:DeleteAccessKey on your own user.{note}"
+                f"policy allows iam:UpdateAccessKey and iam:DeleteAccessKey on your own user."
+                f"{also(changed)}{note}"
             ) from None
         except RetirementUnfinished as error:
             raise PartlyDone(
@@ -277,11 +255,19 @@ class Steps:
                 f"{old.access_key_id} is still {error.old_status} ({error.error.code}). "
                 "Run `aws iam rotate-my-key` again to finish"
             ) from None
-        self.journal.clear()
+        note = self.journal_cleared_quietly()
+        if note:  # the rotation is done; the next run only tidies up
+            self.reporter.warn(f"the old key {old.access_key_id} is {status}.{note}")
         return status
 
     def wait_for_new_key(
-        self, iam: Iam, deadline: float, record: JournalRecord, old: Credentials, new: Credentials
+        self,
+        iam: Iam,
+        deadline: float,
+        record: JournalRecord,
+        old: Credentials,
+        new: Credentials,
+        changed: str = "",
     ) -> None:
         """Wait until the new key works; undo if it never does, or on Ctrl-C, while that is safe.
 
@@ -300,7 +286,7 @@ class Steps:
             note = self.undo(old, new, reactivate=False)
             raise RolledBack(
                 f"the new key {new.access_key_id} did not work ({error}); it was deleted and the "
-                f"old key {old.access_key_id} is in use again. Nothing else changed.{note}"
+                f"old key {old.access_key_id} is in use again. {changed or NOTHING_ELSE}{note}"
             ) from None
         except KeyboardInterrupt:
             if record.step == RETIRING:
@@ -308,5 +294,5 @@ class Steps:
             note = self.undo(old, new, reactivate=False)
             raise Interrupted(
                 f"interrupted: the new key {new.access_key_id} was deleted and the old key "
-                f"{old.access_key_id} is in use again.{note}"
+                f"{old.access_key_id} is in use again.{also(changed)}{note}"
             ) from None

@@ -226,27 +226,30 @@ def test_an_empty_account_is_a_complete_audit(moto_server: MotoServer, tmp_path:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--organization", "--account-ids", "123456789012"], "cannot be used together"),
-        (["--account-ids", "12345"], "not a 12-digit account ID: 12345"),
-        (["--max-concurrency", "0"], "--max-concurrency must be at least 1"),
-        (["--warn-days", "100", "--alert-days", "50"], "--alert-days must not be less"),
+        (["--organization", "--account-ids", "123456789012"], "cannot be used with"),
+        (["--account-ids", "12345"], "--account-ids: '12345' is not a 12-digit account ID"),
+        (["--max-concurrency", "0"], "--max-concurrency: must be 1 or more, not 0"),
+        (["--warn-days", "100", "--alert-days", "50"], "--alert-days: must not be less"),
         (["--unused-days", "-1"], "must be 0 or more"),
     ],
 )
-def test_invalid_options_exit_255_with_one_line(
+def test_invalid_options_exit_with_the_usage_code_and_one_line(
     aws_home: AwsHome, moto_server: MotoServer, args: list[str], message: str
 ) -> None:
+    # Was exit 255 under every CLI; the rule is now the CLI's usage code (252 under v2).
     aws_home.add_profile("default", moto_server.admin)
     result = aws_home.run("iam", "audit-access-keys", *args)
-    assert result.returncode == 255
+    assert result.returncode == aws_home.usage_exit_code
     assert result.stdout == ""
     assert result.stderr.count("\n") == 1 and message in result.stderr
 
 
 def test_fail_on_accepts_only_its_choices(aws_home: AwsHome, moto_server: MotoServer) -> None:
+    # Was the CLI's own choices error (exit 2 under v1); now ours, with the usage code.
     aws_home.add_profile("default", moto_server.admin)
     result = aws_home.run("iam", "audit-access-keys", "--fail-on", "notice")
-    assert result.returncode == 2 and "valid choices are" in result.stderr
+    assert result.returncode == aws_home.usage_exit_code
+    assert result.stderr == "audit-access-keys: --fail-on: 'notice' is not one of warning, alert\n"
 
 
 def test_bad_credentials_exit_255_without_a_traceback(aws_home: AwsHome) -> None:
@@ -284,3 +287,25 @@ def test_help_is_a_full_page(aws_home: AwsHome) -> None:
         "--output table",
     ):
         assert needed in page, needed
+    words = " ".join(page.split())  # the man renderer justifies lines with extra spaces
+    for needed in (
+        "NAME audit-access-keys - List every access key of an account or organization",
+        "Default 730 (2 years), Trusted Advisor's red, or --warn-days if that is more",
+        "255 under AWS CLI v1, 252 under v2: an invalid option value",
+        "audit-access-keys: --<option>: <why>",
+    ):
+        assert needed in words, needed
+
+
+def test_warn_days_alone_moves_the_alert_default_up(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """--alert-days defaults to max(730, --warn-days): --warn-days 1000 alone is valid."""
+    account = Account(moto_server)
+    account.user("old")
+    key = account.key("old", 800, used_days_ago=1)
+    result = home_for(account, tmp_path, moto_server.url).run(
+        "iam", "audit-access-keys", "--warn-days", "1000"
+    )
+    assert result.returncode == 0, result.stderr
+    assert (rows(result)[key]["Severity"], rows(result)[key]["Findings"]) == ("OK", [])

@@ -9,6 +9,7 @@ import stat
 import pytest
 
 from tests.support.cli import PLUGIN_CONFIG
+from tests.support.moto import Key
 
 CREDENTIALS_TEMPLATE = """# my keys; keep this comment
 [other]
@@ -314,10 +315,19 @@ def test_dry_run_changes_nothing(moto_server, proxied_home, proxy):
         "Due": True,
         "Profiles": ["alice"],
         "Files": [os.path.realpath(proxied_home.credentials)],
-        "OtherKey": {"AccessKeyId": other.access_key_id, "Status": "Inactive", "Action": "Delete"},
+        "OtherKey": {
+            "AccessKeyId": other.access_key_id,
+            "Status": "Inactive",
+            "Action": "Delete",
+            "Profiles": [],
+        },
+        "RetirementRights": {"UpdateAccessKey": "Allowed", "DeleteAccessKey": "Allowed"},
     }
     mutating = {"CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey"}
     assert not mutating & set(proxy.actions()), proxy.actions()
+    # The rights checks act on a key that cannot exist: they change nothing.
+    old_id = old.access_key_id
+    assert proxy.probes() == [("UpdateAccessKey", old_id), ("DeleteAccessKey", old_id)]
     assert snapshot(proxied_home) == before  # no file written, no lock or journal created
     assert moto_server.keys(user) == {old.access_key_id: "Active", other.access_key_id: "Inactive"}
 
@@ -413,6 +423,24 @@ def test_help_page_documents_options_and_exit_codes(aws_home):
         "aws iam rotate-my-key --profile alice --older-than 90",
     ):
         assert needle in page, needle
+    words = " ".join(page.split())  # the man renderer justifies lines with extra spaces
+    for needle in (
+        # The NAME line has the command's one-line summary (it was "rotate-my-key -").
+        "NAME rotate-my-key - Rotate the access key of the profile in use",
+        # Each option's own text, --no-delete's too (an option group showed only --delete's).
+        "Delete the old key after deactivating it",
+        "Leave the old key Inactive instead of deleting it",
+        # Every field of the dry run, and what Recovered means.
+        "DryRun, UserName, AccessKeyId",
+        "PendingRecovery",
+        "Recovered appears when the run first dealt with a rotation",
+        "RolledBack",
+        # The exit-code rule for invalid option values.
+        "255 under AWS CLI v1, 252 under v2 -- an invalid option value",
+        "rotate-my-key: --<option>: <why>",
+    ):
+        assert needle in words, needle
+    assert "default profile" not in words
 
 
 def test_symlinked_credentials_file_stays_a_link_and_its_target_is_reported(
@@ -471,3 +499,95 @@ def test_wait_indicator_only_on_a_terminal(moto_server, proxied_home, proxy):
     assert out.lstrip().startswith("{")
     piped = proxied_home.run("iam", "rotate-my-key", "--profile", "alice")
     assert "." not in piped.stderr
+
+
+def test_variables_in_the_file_paths_are_expanded_as_botocore_does(moto_server, aws_home, tmp_path):
+    # As cron passes them: the variable unexpanded, for botocore (and the plugin) to expand.
+    user, old = setup_alice(moto_server, aws_home)
+    aws_home.add_profile("alice-cfg", old, where="config")
+    aws_home.extra_env.update(
+        AWS_CONFIG_FILE="$HOME/.aws/config", AWS_SHARED_CREDENTIALS_FILE="${HOME}/.aws/credentials"
+    )
+    workdir = tmp_path / "cwd"
+    workdir.mkdir()
+
+    result = aws_home.run("iam", "rotate-my-key", "--profile", "alice", cwd=str(workdir))
+
+    assert result.returncode == 0, result.stderr
+    new_id = result.json["NewAccessKeyId"]
+    assert result.json["UpdatedProfiles"] == ["alice", "alice-cfg"]
+    assert aws_home.profile_key("alice")[0] == aws_home.profile_key("alice-cfg")[0] == new_id
+    assert moto_server.keys(user) == {new_id: "Active"}
+    assert list(workdir.iterdir()) == []  # no directory literally named "$HOME"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [("[profile dev]", '[profile "dev"]'), ("[default]", "[profile default]")],
+    ids=["quoted-name", "default"],
+)
+def test_two_headers_for_the_profile_in_use_are_refused(moto_server, aws_home, headers):
+    user = moto_server.make_user()
+    mine, theirs = moto_server.make_key(user), moto_server.make_key(moto_server.make_user())
+    first, last = headers
+    aws_home.config.write_text(
+        PLUGIN_CONFIG + f"{first}\naws_access_key_id = {theirs.access_key_id}\n"
+        f"aws_secret_access_key = {theirs.secret_access_key}\n"
+        + f"{last}\naws_access_key_id = {mine.access_key_id}\n"
+        f"aws_secret_access_key = {mine.secret_access_key}\n"
+    )
+    before = snapshot(aws_home)
+    profile = "default" if first == "[default]" else "dev"
+
+    result = aws_home.run("iam", "rotate-my-key", "--profile", profile)
+
+    assert result.returncode == 3, result.stderr
+    line = result.stderr.strip()
+    assert len(line.splitlines()) == 1 and line.startswith("rotate-my-key: ")
+    assert first in line and last in line and str(aws_home.config) in line
+    assert "nothing was changed" in line
+    assert snapshot(aws_home) == before
+    assert moto_server.keys(user) == {mine.access_key_id: "Active"}
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        ("aws_access_key_id = {key_id}\n", "no aws_secret_access_key line"),
+        ('aws_access_key_id = "{key_id}"\naws_secret_access_key = {secret}\n', "in quotes"),
+        ("aws_access_key_id = {key_id}\naws_secret_access_key = '{secret}'\n", "in quotes"),
+        ("aws_secret_access_key = {secret}\n", "has an aws_secret_access_key but no aws_acc"),
+    ],
+    ids=["no-secret", "quoted-key-id", "quoted-secret", "no-key-id"],
+)
+def test_a_key_botocore_cannot_use_is_refused_before_any_call(
+    moto_server, proxied_home, proxy, lines, expected
+):
+    user = moto_server.make_user()
+    key = moto_server.make_key(user)
+    proxied_home.credentials.write_text(
+        "[alice]\n" + lines.format(key_id=key.access_key_id, secret=key.secret_access_key)
+    )
+    before = snapshot(proxied_home)
+
+    result = proxied_home.run("iam", "rotate-my-key", "--profile", "alice")
+
+    assert result.returncode == 3, result.stderr
+    assert expected in result.stderr and "nothing was changed" in result.stderr
+    assert "instance, container" not in result.stderr
+    assert "in flight" not in result.stderr and ".." not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert proxy.calls == []
+    assert snapshot(proxied_home) == before
+
+
+def test_a_failed_call_with_no_rotation_in_flight_gives_no_journal_hint(moto_server, aws_home):
+    aws_home.add_profile("ghost", Key("AKIAGHOSTGHOSTGHOST1", "not-a-secret"))
+
+    result = aws_home.run("iam", "rotate-my-key", "--profile", "ghost", "--wait-timeout", "2")
+
+    assert result.returncode == 255, result.stderr
+    line = result.stderr.strip()
+    assert line.startswith("rotate-my-key: ") and "InvalidClientTokenId" in line
+    assert len(line.splitlines()) == 1
+    assert "journaled" not in line and "in flight" not in line and ".." not in line

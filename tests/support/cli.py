@@ -52,8 +52,8 @@ def cli_under_test() -> Cli:
     name = os.environ.get("ROTATE_KEY_TEST_CLI", "v1")
     if name not in ("v1", "v1-oldest", "v2"):
         raise ValueError(f"ROTATE_KEY_TEST_CLI={name!r}: expected v1, v1-oldest or v2")
-    executable = os.environ.get("ROTATE_KEY_TEST_AWS") or (
-        "/usr/bin/aws" if name == "v2" else VENV_AWS
+    executable = os.path.abspath(  # tests may run `aws` from another working directory
+        os.environ.get("ROTATE_KEY_TEST_AWS") or ("/usr/bin/aws" if name == "v2" else VENV_AWS)
     )
     plugin_dir = os.environ.get("ROTATE_KEY_TEST_PLUGIN_DIR")
     if name == "v2" and not plugin_dir:
@@ -144,10 +144,13 @@ class AwsHome:
     def argv(self, *args: str) -> list[str]:
         return [AWS, *CLI.global_args(self.endpoint_url), *args]
 
-    def run(self, *args: str, timeout: float = 120, input: str | None = None) -> Result:
+    def run(
+        self, *args: str, timeout: float = 120, input: str | None = None, cwd: str | None = None
+    ) -> Result:
         proc = subprocess.run(
             self.argv(*args),
             env=self.env(),
+            cwd=cwd,
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -156,10 +159,11 @@ class AwsHome:
         )
         return Result(proc.returncode, proc.stdout, proc.stderr)
 
-    def spawn(self, *args: str) -> subprocess.Popen[str]:
+    def spawn(self, *args: str, cwd: str | None = None) -> subprocess.Popen[str]:
         return subprocess.Popen(
             self.argv(*args),
             env=self.env(),
+            cwd=cwd,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

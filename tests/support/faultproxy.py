@@ -3,6 +3,10 @@
 Point a client at ``proxy.url``; requests go to ``upstream`` (moto) with the Host header, all
 end-to-end headers and the body unchanged, so SigV4 signatures still verify. Rules apply in the
 order they were added; at each stage the first rule that answers wins and later rules are skipped.
+
+rotate-my-key's rights checks (UpdateAccessKey/DeleteAccessKey on ``PROBE_KEY_ID``, a key that
+cannot exist) are not steps of a rotation: rules skip them unless ``rule.probes = True``, and
+``calls``/``actions`` leave them out; ``probes()`` lists them.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from io import BufferedIOBase
 from typing import TypeVar
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
+
+from awscli_rotate_key.rotate.rights import PROBE_KEY_ID
 
 Actions = str | Collection[str]
 _R = TypeVar("_R", bound="Rule")
@@ -60,6 +66,7 @@ class Call:
     injected: bool = False
     started: float = field(default_factory=time.monotonic)
     ended: float | None = None
+    probe: bool = False  # a rights check on PROBE_KEY_ID
 
 
 @dataclass
@@ -98,11 +105,14 @@ class Rule:
 
     def __init__(self, action: Actions = "*") -> None:
         self.hits = 0
+        self.probes = False  # True: the rule applies to rights checks too
         self._lock = threading.Lock()
         self._actions = _action_set(action)
 
     def matches(self, call: Call) -> bool:
         """Whether this rule applies to the call's action."""
+        if call.probe and not self.probes:
+            return False
         return self._actions is None or call.action in self._actions
 
     def before(self, request: Request) -> Reply | None:
@@ -297,9 +307,14 @@ class FaultProxy:
 
     @property
     def calls(self) -> list[Call]:
-        """A snapshot of every call so far, in arrival order."""
+        """A snapshot of every call so far but the rights checks, in arrival order."""
         with self._lock:
-            return [replace(call) for call in self._calls]
+            return [replace(call) for call in self._calls if not call.probe]
+
+    def probes(self) -> list[tuple[str | None, str | None]]:
+        """(action, signing key) of each rights check on ``PROBE_KEY_ID``, in arrival order."""
+        with self._lock:
+            return [(call.action, call.key_id) for call in self._calls if call.probe]
 
     def actions(self, key_id: str | None = None) -> list[str]:
         """Action names in arrival order, optionally only those signed by ``key_id``."""
@@ -511,6 +526,7 @@ def read_request(handler: BaseHTTPRequestHandler) -> Request:
     json_protocol = bool(target) or content_type.startswith("application/x-amz-json")
     action = target.split(".", 1)[-1] if target else _query_action(handler.path, content_type, body)
     call = Call(action=action, key_id=_key_id(handler.headers.get("Authorization"), handler.path))
+    call.probe = _query_param(handler.path, content_type, body, "AccessKeyId") == PROBE_KEY_ID
     return Request(handler.command, handler.path, headers, body, json_protocol, call)
 
 
@@ -616,10 +632,15 @@ def _hop_by_hop(handler: BaseHTTPRequestHandler) -> frozenset[str]:
 
 def _query_action(path: str, content_type: str, body: bytes) -> str | None:
     """``Action=`` from the form body or the query string."""
+    return _query_param(path, content_type, body, "Action")
+
+
+def _query_param(path: str, content_type: str, body: bytes, name: str) -> str | None:
+    """A parameter of a query-protocol request, from the form body or the query string."""
     params = parse_qs(urlsplit(path).query)
     if content_type.startswith("application/x-www-form-urlencoded"):
         params.update(parse_qs(body.decode("utf-8", "replace")))
-    values = params.get("Action")
+    values = params.get(name)
     return values[0] if values else None
 
 

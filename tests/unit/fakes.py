@@ -3,7 +3,9 @@
 ``FakeIam`` models IAM as the rotation sees it: users with at most two keys, statuses, create
 dates, and requests *signed* by one key (``iam_for(credentials)`` gives a port acting as that
 key's user). Unknown, deleted, Inactive or wrongly-signed keys are rejected the way IAM rejects
-them. Every call is logged as ``Call(operation, signer, target)`` before it is checked, so tests
+them, and rights removed with ``deny`` answer AccessDenied before any lookup (so the rights
+checks on ``PROBE_KEY_ID`` see them; hooks and faults skip those checks unless asked). Every call
+is logged as ``Call(operation, signer, target)`` before it is checked, so tests
 can assert the order of calls and which key signed each one.
 """
 
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 from awscli_rotate_key.errors import IamError
 from awscli_rotate_key.keys import AccessKey
 from awscli_rotate_key.rotate.profiles import Credentials
+from awscli_rotate_key.rotate.rights import PROBE_KEY_ID
 from awscli_rotate_key.rotate.rotation import ACTIVE, User
 
 ACCOUNT = "123456789012"
@@ -91,10 +94,12 @@ class Fault:
     signer: str | None = None  # only calls signed by this key
     ambiguous: bool = False
     after: bool = False  # the call takes effect, then the error is raised (an unanswered call)
+    on_probe: bool = False  # also (or only, with times) the rights checks on PROBE_KEY_ID
 
-    def matches(self, operation: str, signer: str) -> bool:
+    def matches(self, operation: str, signer: str, probe: bool = False) -> bool:
         live = self.times is None or self.times > 0
-        return live and operation == self.operation and self.signer in (None, signer)
+        wanted = operation == self.operation and self.signer in (None, signer)
+        return live and wanted and (self.on_probe or not probe)
 
 
 class FakeIam:
@@ -112,6 +117,7 @@ class FakeIam:
         self.after: dict[str, Callable[[Call], None]] = {}  # operation -> hook, once it took effect
         self.created: list[str] = []  # key ids made by CreateAccessKey, in order
         self.unlisted: dict[str, int] = {}  # key id -> ListAccessKeys calls that do not show it
+        self.denied: set[tuple[str, str]] = set()  # (user, operation) the policy does not allow
         self._ids = itertools.count(1)
 
     # -- building the world -------------------------------------------------------------------
@@ -149,10 +155,24 @@ class FakeIam:
         return self.keys[key_id].status if key_id in self.keys else "Deleted"
 
     def calls(self, *operations: str) -> list[Call]:
-        return [c for c in self.log if not operations or c.operation in operations]
+        """The rotation's calls (the rights checks are in ``probes``)."""
+        return [
+            c
+            for c in self.log
+            if (not operations or c.operation in operations) and not is_probe(c.target)
+        ]
 
     def mutations(self) -> list[Call]:
-        return [c for c in self.log if c.operation in MUTATING]
+        """Calls that may change a key (not the rights checks on a key that cannot exist)."""
+        return [c for c in self.log if c.operation in MUTATING and not is_probe(c.target)]
+
+    def probes(self) -> list[tuple[str, str]]:
+        """(operation, signer) of the rights checks, in order."""
+        return [(c.operation, c.signer) for c in self.log if is_probe(c.target)]
+
+    def deny(self, user: str, *operations: str) -> None:
+        """Remove rights from the user's policy: IAM answers AccessDenied before any lookup."""
+        self.denied.update((user, op) for op in operations)
 
     def iam_for(self, credentials: Credentials) -> FakeIamPort:
         return FakeIamPort(self, credentials)
@@ -163,7 +183,7 @@ class FakeIam:
         call = Call(operation, credentials.access_key_id, target)
         self.log.append(call)
         hook = self.before.get(operation)
-        if hook is not None:
+        if hook is not None and not is_probe(target):  # hooks model the rotation's own steps
             hook(call)
         key = self.keys.get(credentials.access_key_id)
         if key is None or key.status != ACTIVE:
@@ -175,13 +195,17 @@ class FakeIam:
             raise IamError(operation, "SignatureDoesNotMatch", "Signature does not match")
         return key.user
 
-    def fault_for(self, operation: str, signer: str) -> Fault | None:
+    def fault_for(self, operation: str, signer: str, probe: bool = False) -> Fault | None:
         for fault in self.faults:
-            if fault.matches(operation, signer):
+            if fault.matches(operation, signer, probe):
                 if fault.times is not None:
                     fault.times -= 1
                 return fault
         return None
+
+
+def is_probe(target: str | None) -> bool:
+    return target is not None and target.split(":")[0] == PROBE_KEY_ID
 
 
 def _raise(fault: Fault) -> None:
@@ -197,9 +221,12 @@ class FakeIamPort:
 
     def _call(self, operation: str, target: str | None = None) -> tuple[str, Fault | None]:
         user = self.world.authenticate(operation, self.credentials, target)
-        fault = self.world.fault_for(operation, self.credentials.access_key_id)
+        signer = self.credentials.access_key_id
+        fault = self.world.fault_for(operation, signer, is_probe(target))
         if fault is not None and not fault.after:
             _raise(fault)
+        if (user, operation) in self.world.denied:  # authorized before any lookup, as IAM does
+            raise IamError(operation, "AccessDenied", f"not authorized to perform iam:{operation}")
         return user, fault
 
     def _after(self, operation: str, target: str | None = None) -> None:

@@ -132,6 +132,9 @@ role_arn = {ROLE}nowhere
 aws_access_key_id = AKIACFGPROCESS000001
 aws_secret_access_key = cfg-process-secret
 credential_process = /usr/local/bin/get-credentials
+
+[profile secret-only]
+aws_secret_access_key = lonely-secret
 """
 
 
@@ -186,6 +189,7 @@ REFUSALS = [
     ("bare", "profile 'bare' gets its credentials from no access key in the AWS files"),
     ("role-without-source", "a role_arn without source_profile or credential_source"),
     ("cfg-and-process", "credential_process (it wins over keys in the config file)"),
+    ("secret-only", "profile 'secret-only' has an aws_secret_access_key but no aws_access_key_id"),
 ]
 
 
@@ -313,3 +317,70 @@ def test_web_identity_environment_wins_over_aws_profile(profiles: dict[str, Any]
 
     found = static_key_source("cfg", profiles, WEB_IDENTITY_ENV, profile_from_flag=True)
     assert found.profile == "cfg"
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "profile"),
+    [
+        ("[profile dev]", '[profile "dev"]', "dev"),
+        ("[default]", "[profile default]", "default"),
+        ("[profile dev]", "[profile 'dev']", "dev"),
+    ],
+)
+def test_two_headers_naming_one_profile_are_refused(
+    tmp_path: Path, first: str, last: str, profile: str
+) -> None:
+    files = write_files(
+        tmp_path,
+        None,
+        f"{first}\naws_access_key_id = AKIAFIRST0000000001\naws_secret_access_key = a\n"
+        f"{last}\naws_access_key_id = AKIALAST00000000001\naws_secret_access_key = b\n",
+    )
+
+    with pytest.raises(Refused) as refused:
+        files.refuse_duplicate_headers([profile])
+
+    message = str(refused.value)
+    assert f"{files.config} has 2 headers for profile {profile!r}: {first} and {last}" in message
+    assert "nothing was changed" in message
+
+
+def test_two_headers_of_another_profile_or_in_two_files_are_not_refused(tmp_path: Path) -> None:
+    files = write_files(
+        tmp_path,
+        "[dev]\naws_access_key_id = AKIACRED00000000001\naws_secret_access_key = c\n",
+        "[profile dev]\nregion = eu-west-1\n"
+        '[profile ops]\nregion = eu-west-1\n[profile "ops"]\nregion = us-east-1\n',
+    )
+
+    files.refuse_duplicate_headers(["dev"])  # one header per file: botocore merges them
+
+
+UNUSABLE = [
+    ("aws_access_key_id = AKIANOSECRET0000001\n", "no aws_secret_access_key line"),
+    ('aws_access_key_id = "AKIAQUOTED000000001"\naws_secret_access_key = s\n', "in quotes"),
+    ("aws_access_key_id = AKIAQUOTED000000001\naws_secret_access_key = 's'\n", "in quotes"),
+    ("aws_access_key_id =\naws_secret_access_key = s\n", "empty aws_access_key_id"),
+]
+
+
+@pytest.mark.parametrize(("lines", "message"), UNUSABLE)
+def test_a_key_botocore_cannot_sign_with_is_refused(
+    tmp_path: Path, lines: str, message: str
+) -> None:
+    files = write_files(tmp_path, "[dev]\n" + lines, None)
+
+    with pytest.raises(Refused, match=message) as refused:
+        files.refuse_unusable_key("dev")
+
+    assert f"profile 'dev' in {files.credentials}" in str(refused.value)
+
+
+def test_a_usable_key_is_not_refused(tmp_path: Path) -> None:
+    files = write_files(
+        tmp_path,
+        "[dev]\naws_access_key_id = AKIAGOOD00000000001\naws_secret_access_key = s\n",
+        None,
+    )
+
+    files.refuse_unusable_key("dev")

@@ -35,6 +35,7 @@ from awscli_rotate_key.errors import (
 from awscli_rotate_key.rotate.journal import CREATING, RETIRING, SAVED, Journal, JournalRecord
 from awscli_rotate_key.rotate.profiles import Credentials, KeySource, ProfileFiles
 from awscli_rotate_key.rotate.results import DryRun, NotDue, Result, Rotated
+from awscli_rotate_key.rotate.rights import PROBE_KEY_ID
 from awscli_rotate_key.rotate.rotation import ACTIVE, DELETED, INACTIVE, Options, Steps
 from awscli_rotate_key.rotate.sequence import rotate_my_key
 from tests.unit.fakes import Call, FakeClock, FakeIam, RecordingReporter
@@ -281,6 +282,9 @@ def test_the_happy_sequence_order_and_signers(home: Home) -> None:
     assert home.ops() == [
         ("GetUser", old_id, None),
         ("ListAccessKeys", old_id, None),
+        # The retirement rights, checked on a key that cannot exist: changes nothing.
+        ("UpdateAccessKey", old_id, f"{PROBE_KEY_ID}:{ACTIVE}"),
+        ("DeleteAccessKey", old_id, PROBE_KEY_ID),
         ("CreateAccessKey", old_id, None),
         ("ListAccessKeys", new.access_key_id, None),
         ("ListAccessKeys", new.access_key_id, None),
@@ -307,7 +311,7 @@ def test_no_delete_leaves_the_old_key_inactive(home: Home) -> None:
     assert isinstance(result, Rotated)
     assert result.old_key_status == INACTIVE
     assert home.iam.status(home.old.access_key_id) == INACTIVE
-    assert "DeleteAccessKey" not in [c.operation for c in home.iam.log]
+    assert "DeleteAccessKey" not in [c.operation for c in home.iam.mutations()]
 
 
 def test_the_inactive_key_left_by_no_delete_makes_room_for_the_next_rotation(home: Home) -> None:
@@ -404,7 +408,11 @@ def test_dry_run_calls_nothing_mutating_and_writes_nothing(
     assert (out["AccessKeyId"], out["AgeDays"], out["Due"]) == (home.old.access_key_id, 100, False)
     assert (out["Profiles"], out["Files"]) == (["default"], [str(home.credentials)])
     assert (out["OtherKey"] or {}).get("Action") == action
-    assert {c.operation for c in home.iam.log} <= {"GetUser", "ListAccessKeys"}
+    assert {c.operation for c in home.iam.calls()} <= {"GetUser", "ListAccessKeys"}
+    # The same rights checks as a run, on a key that cannot exist: they change nothing.
+    old_id = home.old.access_key_id
+    assert home.iam.probes() == [("UpdateAccessKey", old_id), ("DeleteAccessKey", old_id)]
+    assert out["RetirementRights"] == {"UpdateAccessKey": "Allowed", "DeleteAccessKey": "Allowed"}
     assert {p.name: p.read_bytes() for p in home.aws.iterdir()} == before  # no journal
     assert set(home.iam.keys) == keys
 
@@ -486,7 +494,7 @@ def test_a_new_key_that_never_works_is_deleted_after_the_files_are_restored(home
 
     assert_rolled_back(home, rolled_back.value, seen, original)
     assert sum(home.clock.sleeps) <= 10.0
-    assert "UpdateAccessKey" not in [c.operation for c in home.iam.log]
+    assert "UpdateAccessKey" not in [c.operation for c in home.iam.mutations()]
 
 
 def test_access_denied_on_deactivate_rolls_back(home: Home) -> None:
@@ -594,7 +602,7 @@ def test_killed_after_create_the_next_run_deletes_the_orphan_then_rotates(home: 
     mutations = [
         (op, signer, target)
         for op, signer, target in home.ops(mark)
-        if op in ("CreateAccessKey", "DeleteAccessKey")
+        if op in ("CreateAccessKey", "DeleteAccessKey") and target != PROBE_KEY_ID
     ][:2]
     assert mutations == [
         ("DeleteAccessKey", home.old.access_key_id, orphan),
