@@ -12,9 +12,11 @@ from botocore.exceptions import (
     ClientError,
     ConnectionClosedError,
     ConnectTimeoutError,
-    EndpointConnectionError,
+    HTTPClientError,
     ReadTimeoutError,
+    SSLError,
 )
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
 from awscli_rotate_key.errors import IamError
 from awscli_rotate_key.keys import AccessKey
@@ -52,12 +54,19 @@ def translate(operation: str, call: Callable[[], T]) -> T:
         raise IamError(operation, code, info.get("Message", ""), ambiguous=status >= 500) from None
     except ConnectTimeoutError as error:
         raise IamError(operation, "ConnectTimeout", str(error)) from None
-    except EndpointConnectionError as error:
-        raise IamError(operation, "ConnectionError", str(error)) from None
     except ReadTimeoutError as error:
         raise IamError(operation, "ReadTimeout", str(error), ambiguous=True) from None
     except ConnectionClosedError as error:
         raise IamError(operation, "ConnectionClosed", str(error), ambiguous=True) from None
+    # Not OSErrors for the caller (requests' exception types make them so): a certificate the
+    # client rejects (TLS interception without AWS_CA_BUNDLE) will not fix itself; a proxy or
+    # other connection failure may; anything else of the HTTP client may have been sent.
+    except SSLError as error:
+        raise IamError(operation, "SSLError", str(error)) from None
+    except BotocoreConnectionError as error:
+        raise IamError(operation, "ConnectionError", str(error)) from None
+    except HTTPClientError as error:
+        raise IamError(operation, "HTTPClientError", str(error), ambiguous=True) from None
 
 
 def _timestamp(value: Any) -> dt.datetime:

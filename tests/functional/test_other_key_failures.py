@@ -4,17 +4,9 @@ says what happened to the other key and the profiles that used it, through the r
 
 from __future__ import annotations
 
+from tests.functional.test_rotate_defects import two_profiles_two_keys
+
 ROTATE = ("iam", "rotate-my-key", "--profile", "alice", "--delete-other-key")
-
-
-def two_keys(moto_server, home):  # type: ignore[no-untyped-def]
-    """``alice`` on key A, ``alice2`` on key B: both Active, both of the same IAM user."""
-    user = moto_server.make_user()
-    a = moto_server.make_key(user, age_days=100)
-    b = moto_server.make_key(user, age_days=30)
-    home.add_profile("alice", a)
-    home.add_profile("alice2", b, where="config", region="us-east-1")
-    return user, a, b
 
 
 def journal_left(home) -> list[str]:  # type: ignore[no-untyped-def]
@@ -24,7 +16,7 @@ def journal_left(home) -> list[str]:  # type: ignore[no-untyped-def]
 def test_an_other_key_that_cannot_be_deleted_refuses_naming_the_moved_profile(
     moto_server, proxied_home, proxy
 ):
-    user, a, b = two_keys(moto_server, proxied_home)
+    user, a, b = two_profiles_two_keys(moto_server, proxied_home)
     proxy.fail("DeleteAccessKey", "AccessDenied", status=403)  # not the rights checks
 
     result = proxied_home.run(*ROTATE)
@@ -46,7 +38,7 @@ def test_an_other_key_that_cannot_be_deleted_refuses_naming_the_moved_profile(
 
 
 def test_a_failed_create_after_deleting_the_other_key_says_so(moto_server, proxied_home, proxy):
-    user, a, b = two_keys(moto_server, proxied_home)
+    user, a, b = two_profiles_two_keys(moto_server, proxied_home)
     proxy.fail("CreateAccessKey", "AccessDenied", status=403)
 
     result = proxied_home.run(*ROTATE)
