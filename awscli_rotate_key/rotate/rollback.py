@@ -75,7 +75,14 @@ def reactivate_old_key(steps: Steps, old: Credentials, new: Credentials) -> None
 
 
 def delete_new_key(steps: Steps, old: Credentials, new_key_id: str) -> None:
-    """Delete the new key signed by the old one (undo); a miss is left to the journal."""
+    """Delete the new key signed by the old one (undo); a miss is left to the journal.
+
+    Never while a profile holds it: another program may have written it back after the
+    restore (as before retiring, see reread.py). Such profiles get the old key once more; if
+    one still holds the new key, it is kept (IamError "StillInUse": the caller reports it as
+    not deleted yet, and the journal lets the next run finish).
+    """
+    make_sure_no_profile_holds(steps, old, new_key_id)
     iam = steps.iam_for(old)
     try:
         steps.retry(lambda: iam.delete_access_key(new_key_id), steps.monotonic() + UNDO_BUDGET)
@@ -108,3 +115,16 @@ def save_journal(steps: Steps, record: JournalRecord, old: Credentials, new: Cre
             "retired and is still Active. Fix that, then run `aws iam rotate-my-key` again "
             "to finish"
         ) from None
+
+
+def make_sure_no_profile_holds(steps: Steps, old: Credentials, new_key_id: str) -> None:
+    try:
+        if steps.files.holding(new_key_id):
+            steps.move_profiles(new_key_id, old)
+        holders = [loc.profile for loc in steps.files.holding(new_key_id)]
+    except (OSError, Refused) as error:
+        raise IamError("DeleteAccessKey", "StillInUse", describe(error)) from None
+    if holders:
+        raise IamError(
+            "DeleteAccessKey", "StillInUse", f"profile {holders[0]!r} holds {new_key_id} again"
+        )

@@ -28,7 +28,7 @@ from awscli_rotate_key.errors import (
 )
 from awscli_rotate_key.rotate.journal import SAVED
 from awscli_rotate_key.rotate.results import Rotated
-from awscli_rotate_key.rotate.rotation import ACTIVE, DELETED, INACTIVE
+from awscli_rotate_key.rotate.rotation import ACTIVE, DELETED, INACTIVE, Steps
 from tests.unit.fakes import Call
 from tests.unit.test_rotate_defects import put_back, with_profile_on_other_key
 from tests.unit.test_rotation import Home, Killed, hold, make_home
@@ -236,3 +236,37 @@ def test_a_recovery_without_the_old_secret_says_the_files_went_back_to_the_old_k
     assert result.recovered["Action"] == "RolledBack" and new_id in str(result.recovered)
     assert [k.key_id for k in home.iam.keys_of("alice")] == [home.key_of().access_key_id]
     assert home.in_flight() == set()
+
+
+@pytest.mark.parametrize("times", ["once", "every time"])
+def test_a_new_key_written_back_during_a_rollback_is_never_deleted_under_a_profile(
+    home: Home, times: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rollback restores the files, then deletes the new key: not while a profile holds it."""
+    home.iam.new_key_rejections = 1000  # the new key never works: the run rolls back
+    restore = Steps.move_profiles
+    written_back: list[str] = []
+
+    def restore_then_write_back(self: Steps, from_key_id: str, to: Any) -> Any:
+        moved = restore(self, from_key_id, to)
+        if to.access_key_id == home.old.access_key_id and (
+            times == "every time" or not written_back
+        ):
+            # Another program puts the new key back in the file right after the restore.
+            text = home.credentials.read_text()
+            home.credentials.write_text(text.replace(to.access_key_id, from_key_id, 1))
+            written_back.append(from_key_id)
+        return moved
+
+    monkeypatch.setattr(Steps, "move_profiles", restore_then_write_back)
+
+    with pytest.raises(RotateKeyError):
+        home.run(wait_timeout=5.0)
+
+    held = home.key_of().access_key_id
+    assert written_back
+    # Whatever the profile holds exists and is Active: never a deleted key.
+    assert home.iam.status(held) == ACTIVE, (held, times)
+    if times == "once":
+        assert held == home.old.access_key_id
+        assert [k.key_id for k in home.iam.keys_of("alice")] == [home.old.access_key_id]
