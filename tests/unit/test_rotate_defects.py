@@ -33,6 +33,7 @@ from awscli_rotate_key.rotate.rights import PROBE_KEY_ID
 from awscli_rotate_key.rotate.rotation import ACTIVE, DELETED, INACTIVE
 from tests.unit.fakes import Call
 from tests.unit.test_rotation import Home, hold, make_home
+from tests.unit.test_rotation import assert_nothing_changed as assert_no_change
 
 
 @pytest.fixture
@@ -41,9 +42,9 @@ def home(tmp_path: Path) -> Home:
 
 
 def assert_nothing_changed(home: Home, before: dict[str, bytes], keys: set[str]) -> None:
-    assert home.iam.mutations() == []
-    assert home.profile_files() == before
-    assert set(home.iam.keys) == keys
+    """test_rotation's check (no mutation, same files and keys, nothing beside them), plus no
+    journal left."""
+    assert_no_change(home, before, keys)
     assert home.in_flight() == set()
 
 
