@@ -78,7 +78,7 @@ def iam_factory(
             overrides={
                 "aws_access_key_id": credentials.access_key_id,
                 "aws_secret_access_key": credentials.secret_access_key,
-                "aws_session_token": None,
+                "aws_session_token": credentials.session_token,
                 "config": config,
             },
         )

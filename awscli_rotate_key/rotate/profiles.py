@@ -17,6 +17,8 @@ _ROTATE_INSTEAD = "Run rotate-my-key with a profile that holds a long-term acces
 class Credentials:
     access_key_id: str
     secret_access_key: str = field(repr=False)
+    # Only for an MFA session (rotate/mfa.py): never a key the files hold, never written.
+    session_token: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
