@@ -16,16 +16,15 @@ from typing import Protocol
 
 from awscli_rotate_key.errors import IamError, Interrupted, PartlyDone, RolledBack
 from awscli_rotate_key.keys import AccessKey
-from awscli_rotate_key.rotate import rollback
+from awscli_rotate_key.rotate import prove, rollback
 from awscli_rotate_key.rotate.credfile import ConfigWriter, update_file
 from awscli_rotate_key.rotate.journal import RETIRING, Journal, JournalRecord
 from awscli_rotate_key.rotate.otherkey import NOTHING_ELSE, also
 from awscli_rotate_key.rotate.profiles import Credentials, ProfileFiles
+from awscli_rotate_key.rotate.prove import FIRST_DELAY, MAX_DELAY, KeyNeverWorked
 from awscli_rotate_key.rotate.reread import make_sure_files_hold_new_key
 
 ACTIVE, INACTIVE, DELETED = "Active", "Inactive", "Deleted"
-FIRST_DELAY, MAX_DELAY = 0.5, 3.0
-NEEDED_SUCCESSES = 2
 
 
 @dataclass(frozen=True)
@@ -65,10 +64,6 @@ class Options:
     wait_timeout: float = 60.0
     dry_run: bool = False
     undo: bool = False  # --undo: undo the last --no-delete rotation (undo.py)
-
-
-class KeyNeverWorked(Exception):
-    """The new key was not accepted twice in a row within the wait budget."""
 
 
 class RetirementRefused(Exception):
@@ -129,27 +124,7 @@ class Steps:
         return profiles, written
 
     def wait_until_key_works(self, iam: Iam, deadline: float) -> None:
-        """Poll ListAccessKeys signed by the new key until it succeeds twice in a row."""
-        self.reporter.step("Waiting until the new key works")
-        successes, delay = 0, FIRST_DELAY
-        while True:
-            try:
-                iam.list_access_keys()
-                successes += 1
-                if successes >= NEEDED_SUCCESSES:
-                    return
-            except IamError as error:
-                if not error.transient:
-                    raise KeyNeverWorked(str(error)) from error
-                successes = 0
-            # After a success, always confirm once more, even past the deadline (a laptop
-            # that slept through the wait should not undo a key that works).
-            if successes == 0 and self.monotonic() >= deadline:
-                raise KeyNeverWorked("the new key was not accepted before --wait-timeout")
-            self.reporter.waiting()
-            self.sleep(min(delay, max(0.0, deadline - self.monotonic())))
-            if successes == 0:
-                delay = min(delay * 2, MAX_DELAY)
+        prove.wait_until_key_works(self, iam, deadline)
 
     def retry(self, call: Callable[[], None], deadline: float) -> None:
         """Run ``call``, retrying transient errors with backoff until ``deadline``."""

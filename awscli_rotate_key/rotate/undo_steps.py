@@ -14,8 +14,9 @@ from awscli_rotate_key.rotate.journal import JournalRecord
 from awscli_rotate_key.rotate.kept import KeptKey
 from awscli_rotate_key.rotate.local import describe
 from awscli_rotate_key.rotate.profiles import Credentials
+from awscli_rotate_key.rotate.prove import KeyNeverWorked
 from awscli_rotate_key.rotate.results import Undone
-from awscli_rotate_key.rotate.rotation import ACTIVE, INACTIVE, KeyNeverWorked, Steps
+from awscli_rotate_key.rotate.rotation import ACTIVE, INACTIVE, Steps
 from awscli_rotate_key.rotate.undo_checks import Undoing
 
 Summary = dict[str, Any]
