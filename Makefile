@@ -25,7 +25,7 @@ define run_pytest
 endef
 
 .PHONY: test lint typecheck pytest unit suites-v1 suites-v2 suites-oldest v2-cli v2-plugin \
-	demo bench clean
+	demo bench clean package
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,8 +41,9 @@ $(OLDEST_STAMP): setup.cfg pyproject.toml
 	touch $(OLDEST_STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check awscli_rotate_key tests benchmarks
-	$(BIN)/ruff format --check awscli_rotate_key tests benchmarks
+	$(BIN)/ruff check awscli_rotate_key tests benchmarks deploy
+	$(BIN)/ruff format --check awscli_rotate_key tests benchmarks deploy
+	$(BIN)/cfn-lint deploy/enforce.yaml deploy/member-role.yaml
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -91,6 +92,11 @@ suites-v2: $(STAMP) v2-cli
 	{ $(call run_pytest,tests/functional tests/faults,ROTATE_KEY_TEST_CLI=v2 \
 		ROTATE_KEY_TEST_AWS=$(V2_AWS) ROTATE_KEY_TEST_PLUGIN_DIR=$(abspath $(V2_PLUGIN_DIR))); }
 
+# The scheduled function's zip (README, "Deploying the scheduled enforcement"): same bytes for
+# the same sources.
+package:
+	$(PYTHON) deploy/package.py --output dist/enforce-lambda.zip
+
 demo: $(STAMP)
 	$(BIN)/python tests/demo.py
 
@@ -98,6 +104,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/plugin_overhead.py
 	$(BIN)/python benchmarks/rotation_cost.py
 	$(BIN)/python benchmarks/audit_scale.py
+	$(BIN)/python benchmarks/propagation_wait.py
+	$(BIN)/python benchmarks/enforce_scale.py
 
 clean:
-	rm -rf $(VENV) $(OLDEST_VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(OLDEST_VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -6,6 +6,7 @@ EXIT_ROLLED_BACK = 4
 EXIT_PARTIAL = 5
 EXIT_AUDIT_THRESHOLD = 10
 EXIT_AUDIT_ACCOUNT_FAILED = 11
+EXIT_ENFORCE_ACTION_FAILED = 12  # enforce-key-rotation: an action was attempted and failed
 EXIT_INTERRUPTED = 130
 EXIT_UNEXPECTED = 255  # the CLI's own code for a command that could not run
 # An invalid option value exits with the CLI's own usage code, 255 under v1 and 252 under v2:

@@ -99,25 +99,41 @@ def audit_account(
     sleep: Callable[[float], None] = time.sleep,
 ) -> AccountAudit:
     """Audit one account. AWS failures become the account's ``error``; bugs are raised."""
+    return read_account(iam, judge, lambda user, listing, rows: None, map_users, wait, sleep)[0]
+
+
+def read_account(
+    iam: Any,
+    judge: Judge,
+    then: Callable[[UserRow, Listing, list[KeyRow]], T],
+    map_users: Mapper = run_in_order,
+    wait: ReportWait = DEFAULT_WAIT,
+    sleep: Callable[[float], None] = time.sleep,
+) -> tuple[AccountAudit, list[T]]:
+    """The audit of one account, and ``then`` of each user with keys (called in its task).
+
+    enforce-key-rotation reads accounts through this same path and uses ``then`` for what it
+    needs beyond the audit (the listed keys' CreateDate, the user's tags).
+    """
     try:
         report = fetch_credential_report(iam, wait, sleep)
     except (*AWS_FAILURES, ReportUnavailable, ReportFormatError) as error:
-        return AccountAudit(judge.account_id, error=describe_failure(error))
+        return AccountAudit(judge.account_id, error=describe_failure(error)), []
     judge = replace(judge, report_time=report.generated_time)
 
-    def rows_of(user: UserRow) -> tuple[list[KeyRow], str | None]:
+    def rows_of(user: UserRow) -> tuple[list[KeyRow], str | None, T]:
         listing = Listing(()) if user.is_root else list_user_keys(iam, user.user)
         rows = user_rows(judge, user, listing, lambda key_id: last_use_of(iam, key_id))
-        return rows, listing.error
+        return rows, listing.error, then(user, listing, rows)
 
     results = map_users(rows_of, [u for u in report.users if u.slots])
     audit = AccountAudit(judge.account_id, report.generated_time)
-    for rows, _ in results:
+    for rows, _, _ in results:
         audit.keys.extend(rows)
-    errors = [error for _, error in results if error]
+    errors = [error for _, error, _ in results if error]
     if errors:
         audit.error = f"ListAccessKeys failed for {len(errors)} user(s): {errors[0]}"
-    return audit
+    return audit, [extra for _, _, extra in results]
 
 
 # --- many accounts --------------------------------------------------------------------------
@@ -147,6 +163,7 @@ class Access:
     sts: Any
     iam_with: Callable[[dict[str, Any]], Any]  # AssumeRole's Credentials -> an IAM client
     role_name: str = DEFAULT_ROLE
+    session_name: str = SESSION_NAME  # as CloudTrail shows the assumed role's calls
 
     def role_arn(self, account_id: str) -> str:
         return f"arn:{self.partition}:iam::{account_id}:role/{self.role_name}"
@@ -201,36 +218,69 @@ class Fanout:
 
 
 def audit_accounts(
-    account_ids: Sequence[str], access: Access, settings: Settings
+    account_ids: Sequence[str],
+    access: Access,
+    settings: Settings,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[AccountAudit]:
     """Audit every account, concurrently; an account that cannot be reached gets an ``error``."""
-    fanout = Fanout(settings.max_concurrency)
-    sts = fanout.limit(access.sts)
 
-    def one(account_id: str) -> AccountAudit:
+    def one(account_id: str, iam: Any, fanout: Fanout) -> AccountAudit:
+        judge = Judge(account_id, settings.now, settings.limits)
+        return audit_account(iam, judge, fanout.map_users, settings.wait, settings.sleep)
+
+    def unreachable(account_id: str, error: str) -> AccountAudit:
+        return AccountAudit(account_id, error=error)
+
+    return over_accounts(account_ids, access, settings.max_concurrency, one, unreachable, progress)
+
+
+def over_accounts(
+    account_ids: Sequence[str],
+    access: Access,
+    max_concurrency: int,
+    per_account: Callable[[str, Any, Fanout], R],
+    unreachable: Callable[[str, str], R],
+    progress: Callable[[int, int], None] | None = None,
+) -> list[R]:
+    """``per_account`` of each account (its IAM client limited by the shared bound), in order.
+
+    ``progress(done, total)`` is called as each account finishes.
+    """
+    fanout = Fanout(max_concurrency)
+    sts = fanout.limit(access.sts)
+    ids = list(dict.fromkeys(account_ids))
+    done, lock = [0], threading.Lock()
+
+    def one(account_id: str) -> R:
         iam, error = access.caller_iam, None
         if account_id != access.caller_account:
             iam, error = _member_iam(sts, access, account_id)
-        if error is not None:
-            return AccountAudit(account_id, error=error)
-        judge = Judge(account_id, settings.now, settings.limits)
-        limited = fanout.limit(iam)
-        return audit_account(limited, judge, fanout.map_users, settings.wait, settings.sleep)
+        result = (
+            unreachable(account_id, error)
+            if error is not None
+            else per_account(account_id, fanout.limit(iam), fanout)
+        )
+        if progress is not None:
+            with lock:
+                done[0] += 1
+                progress(done[0], len(ids))
+        return result
 
     try:
-        audits = fanout.map_accounts(one, list(dict.fromkeys(account_ids)))
+        results = fanout.map_accounts(one, ids)
     except BaseException:
         fanout.close(wait=False)
         raise
     fanout.close()
-    return audits
+    return results
 
 
 def _member_iam(sts: Any, access: Access, account_id: str) -> tuple[Any, str | None]:
     """(IAM client acting in the account, None), or (None, why the role could not be assumed)."""
     arn = access.role_arn(account_id)
     try:
-        response = sts.assume_role(RoleArn=arn, RoleSessionName=SESSION_NAME)
+        response = sts.assume_role(RoleArn=arn, RoleSessionName=access.session_name)
     except AWS_FAILURES as error:
         return None, f"{describe_failure(error)} (role {arn})"
     return access.iam_with(response["Credentials"]), None

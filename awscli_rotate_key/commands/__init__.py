@@ -13,6 +13,7 @@ LOG = logging.getLogger(__name__)
 COMMANDS = {
     "rotate-my-key": "awscli_rotate_key.commands.rotate:RotateMyKeyCommand",
     "audit-access-keys": "awscli_rotate_key.commands.audit:AuditAccessKeysCommand",
+    "enforce-key-rotation": "awscli_rotate_key.commands.enforce:EnforceKeyRotationCommand",
 }
 
 # errors.EXIT_UNEXPECTED, not imported: the stand-in must work however broken the install is.

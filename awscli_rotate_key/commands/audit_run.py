@@ -27,6 +27,8 @@ from awscli_rotate_key.commands.options import (
     text,
     whole_number,
 )
+from awscli_rotate_key.commands.progress import account_progress
+from awscli_rotate_key.commands.terminal import no_mfa_prompt_without_terminal, output_stream
 from awscli_rotate_key.errors import EXIT_UNEXPECTED, InvalidOption
 
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
@@ -139,6 +141,7 @@ def run(session: Any, parsed_args: Any, parsed_globals: Any) -> int:
         options = options_from(parsed_args)
     except InvalidOption as error:
         return report_invalid(NAME, error)
+    no_mfa_prompt_without_terminal(session)  # commands/terminal.py: unattended runs
     clients = SessionClients(session, parsed_globals, options.max_concurrency)
     try:
         access, account_ids = _plan(clients, options)
@@ -150,7 +153,12 @@ def run(session: Any, parsed_args: Any, parsed_globals: Any) -> int:
         limits=options.limits,
         max_concurrency=options.max_concurrency,
     )
-    audits = audit_accounts(account_ids, access, settings)
+    progress = account_progress(NAME, options.organization)
+    try:
+        audits = audit_accounts(account_ids, access, settings, progress)
+    finally:
+        if progress is not None:
+            progress.end()
     document = audit_document(audits)
     render(session, document, parsed_globals)
     for audit in audits:
@@ -165,7 +173,8 @@ def render(session: Any, document: dict[str, Any], parsed_globals: Any) -> None:
     output = parsed_globals.output or session.get_config_variable("output") or "json"
     if output == "table" and parsed_globals.query is None:
         document = for_table(document)
-    get_formatter(output, parsed_globals)(NAME, document)
+    with output_stream(session) as stream:  # v2's pager only when stdout is a terminal
+        get_formatter(output, parsed_globals)(NAME, document, stream)
 
 
 def _plan(clients: SessionClients, options: Options) -> tuple[Access, list[str]]:

@@ -36,7 +36,7 @@ def test_a_command_that_cannot_be_imported_is_replaced_by_a_stand_in(
 
     table = commands.lazy_commands(session=None)
 
-    assert list(table) == ["rotate-my-key", "audit-access-keys"]
+    assert list(table) == ["rotate-my-key", "audit-access-keys", "enforce-key-rotation"]
     assert isinstance(table["audit-access-keys"], AuditAccessKeysCommand)
     stand_in = table["rotate-my-key"]
     assert isinstance(stand_in, BasicCommand) and stand_in.name == "rotate-my-key"
@@ -65,6 +65,7 @@ from awscli.clidriver import create_clidriver
 create_clidriver()  # the CLI's own customizations are loaded, as when a table is built
 sys.modules["awscli_rotate_key.commands.rotate"] = None  # `import` raises ImportError
 sys.modules["awscli_rotate_key.commands.audit"] = None
+sys.modules["awscli_rotate_key.commands.enforce"] = None
 before = set(sys.modules)
 from awscli_rotate_key.commands import lazy_commands
 table = lazy_commands(None)
@@ -82,5 +83,5 @@ def test_the_stand_in_imports_nothing_new() -> None:
         env=env,
     )
     probe = json.loads(out.stdout)
-    assert probe["names"] == ["audit-access-keys", "rotate-my-key"]
+    assert probe["names"] == ["audit-access-keys", "enforce-key-rotation", "rotate-my-key"]
     assert probe["new"] == ["awscli_rotate_key", "awscli_rotate_key.commands"]
