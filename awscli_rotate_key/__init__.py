@@ -13,7 +13,13 @@ __version__ = "0.1.0"
 # Loggers whose records may carry a response body or request parameters with a secret in them.
 # A filter must sit on the emitting logger itself: a parent logger's filters do not see records
 # propagated from its children.
-REDACTED_LOGGERS = ("botocore.parsers", "botocore.endpoint", "botocore.hooks", "awscli.clidriver")
+REDACTED_LOGGERS = (
+    "botocore.parsers",
+    "botocore.endpoint",
+    "botocore.hooks",
+    "botocore.auth",  # the canonical request: an MFA session's token
+    "awscli.clidriver",
+)
 
 
 def awscli_initialize(cli):  # type: ignore[no-untyped-def]

@@ -14,16 +14,20 @@ _PATTERNS = (
     re.compile(r"(<(SecretAccessKey|SessionToken)>)[^<]*(</\2>)"),
     # JSON protocols and parsed dicts: "SecretAccessKey": "..." / 'SecretAccessKey': '...'
     re.compile(
-        r"""(["'](?:SecretAccessKey|SessionToken|aws_secret_access_key)["']\s*:\s*["'])"""
-        r"""[^"']*(["'])"""
+        r"""(["'](?:SecretAccessKey|SessionToken|aws_secret_access_key|aws_session_token"""
+        r"""|X-Amz-Security-Token)["']\s*:\s*b?["'])[^"']*(["'])""",
+        re.IGNORECASE,  # also request headers, e.g. 'X-Amz-Security-Token': b'...'
     ),
+    # An MFA session's token in the canonical request that botocore.auth logs.
+    re.compile(r"(x-amz-security-token:)\S+", re.IGNORECASE),
 )
 
 
 def redact(text: str) -> str:
     """Return ``text`` with every secret value replaced by a marker."""
     text = _PATTERNS[0].sub(lambda m: f"{m.group(1)}{REDACTED}{m.group(3)}", text)
-    return _PATTERNS[1].sub(lambda m: f"{m.group(1)}{REDACTED}{m.group(2)}", text)
+    text = _PATTERNS[1].sub(lambda m: f"{m.group(1)}{REDACTED}{m.group(2)}", text)
+    return _PATTERNS[2].sub(lambda m: f"{m.group(1)}{REDACTED}", text)
 
 
 def _redact_value(value: object) -> object:
@@ -37,7 +41,12 @@ def _redact_value(value: object) -> object:
         text = repr(value)
         cleaned = redact(text)
         return value if cleaned == text else cleaned
-    return value
+    if isinstance(value, int | float) or value is None:
+        return value
+    # e.g. the request botocore.endpoint logs, whose headers carry an MFA session's token
+    text = str(value)
+    cleaned = redact(text)
+    return value if cleaned == text else cleaned
 
 
 def redact_record(record: logging.LogRecord) -> bool:

@@ -25,6 +25,7 @@ from awscli_rotate_key.rotate.rotation import User
 
 T = TypeVar("T")
 READ_ATTEMPTS = 3
+_NOT_YET_KNOWN = ("InvalidClientTokenId", "SignatureDoesNotMatch")  # a new key propagating
 
 
 @contextlib.contextmanager
@@ -90,13 +91,14 @@ class BotocoreIam:
         """Read-only calls are retried on quick transient errors (throttling, 5xx).
 
         Not on timeouts: a hung call already took a whole read timeout, and the waits of the
-        core are bounded by --wait-timeout.
+        core are bounded by --wait-timeout. Not on a key IAM does not know yet: the core's
+        wait (rotate/prove.py) polls for it at its own pace, one call a second.
         """
         for attempt in range(READ_ATTEMPTS):
             try:
                 return translate(operation, call)
             except IamError as error:
-                timed_out = error.code in ("ReadTimeout", "ConnectTimeout")
+                timed_out = error.code in ("ReadTimeout", "ConnectTimeout", *_NOT_YET_KNOWN)
                 if not error.transient or timed_out or attempt == READ_ATTEMPTS - 1:
                     raise
                 self._sleep(0.3 * 2**attempt)

@@ -31,7 +31,11 @@ class RotateMyKeyCommand(BasicCommand):
     SYNOPSIS = (
         "aws iam rotate-my-key [--access-key-id <value>] [--user-name <value>]\n"
         "    [--delete | --no-delete] [--delete-other-key] [--older-than <days>]\n"
-        "    [--wait-timeout <seconds>] [--dry-run] [--verbose]\n"
+        "    [--wait-timeout <seconds>] [--mfa-serial <value>] [--token-code <value>]\n"
+        "    [--restart-command <command>] [--restart-timeout <seconds>]\n"
+        "    [--dry-run] [--verbose]\n"
+        "aws iam rotate-my-key --all-profiles [--older-than <days>] [--delete | --no-delete]\n"
+        "    [--delete-other-key] [--wait-timeout <seconds>] [--dry-run] [--verbose]\n"
         "aws iam rotate-my-key --undo [--access-key-id <value>] [--user-name <value>]\n"
         "    [--wait-timeout <seconds>] [--dry-run] [--verbose]"
     )
@@ -80,8 +84,51 @@ class RotateMyKeyCommand(BasicCommand):
             "is still Inactive: reactivate the old key, prove it works, put it back in every "
             "profile that got the new key, and delete the new key. Exit 3 when there is nothing "
             "to undo. Cannot be used with <code>--no-delete</code>, <code>--delete</code>, "
-            "<code>--delete-other-key</code> or <code>--older-than</code>.</p>",
+            "<code>--delete-other-key</code>, <code>--older-than</code>, "
+            "<code>--restart-command</code> or <code>--restart-timeout</code>.</p>",
             action="store_true",
+        ),
+        arg(
+            "all-profiles",
+            "<p>Rotate every long-term key that a profile in the credentials or config file "
+            "holds, each key once (every profile holding it is moved), one after the other; "
+            "a failure stops only that key's rotation. Environment credentials and "
+            "<code>--profile</code> select nothing. Output: <code>Results</code>, one entry "
+            "per key with its <code>Profiles</code> and <code>ExitCode</code>; the command "
+            "exits with the worst: 130, 255, 5, 4, 3, then 0. Cannot be used with "
+            "<code>--access-key-id</code>, <code>--user-name</code> or <code>--undo</code>.</p>",
+            action="store_true",
+        ),
+        arg(
+            "mfa-serial",
+            "<p>The MFA device, for users whose policy denies key actions without MFA: an "
+            "ARN (<code>arn:aws:iam::ACCOUNT:mfa/NAME</code>) or a hardware device serial. "
+            "Default: <code>mfa_serial</code> of the profile that holds the key, else of the "
+            "profile asked for. The run gets one MFA session (sts:GetSessionToken, signed by "
+            "the old key) and does every key action through it. TOTP devices only: FIDO "
+            "security keys and passkeys cannot be used with GetSessionToken.</p>",
+        ),
+        arg(
+            "token-code",
+            "<p>The current 6-digit code of the MFA device. Without it, the command asks for "
+            "one only when stdin is a terminal, and otherwise refuses (exit 3) before any "
+            "change. One code per run: a code is good once.</p>",
+        ),
+        arg(
+            "restart-command",
+            "<p>A shell command that restarts what holds the old key in memory (a service), "
+            "run after the new key is saved and proven and before the old key is retired, "
+            "with the new key in its environment (<code>AWS_ACCESS_KEY_ID</code>, "
+            "<code>AWS_SECRET_ACCESS_KEY</code>; <code>AWS_SESSION_TOKEN</code> unset) and its "
+            "output on stderr. It must exit 0 only when the service runs on the new key: "
+            "otherwise the old key stays Active, the command exits 5, and the next run runs "
+            "the command again before retiring the old key.</p>",
+        ),
+        arg(
+            "restart-timeout",
+            "<p>Seconds <code>--restart-command</code> may take (a whole number, 1 or more; "
+            "default 300); past it, the command and every process it started are killed and "
+            "it counts as failed.</p>",
         ),
         arg("verbose", "<p>Print each step on stderr.</p>", action="store_true"),
     ]
@@ -94,12 +141,15 @@ class RotateMyKeyCommand(BasicCommand):
 
     def _rotate(self, parsed_args: Any, parsed_globals: Any) -> int:
         from awscli_rotate_key.commands.runtime import usage_exit_code
-        from awscli_rotate_key.commands.wiring import build_run
+        from awscli_rotate_key.commands.terminal import stdin_is_a_terminal
+        from awscli_rotate_key.commands.wiring import build_any_run
 
         reporter = StderrReporter(verbose=parsed_args.verbose)
         run = None
         try:
-            run = build_run(self._session, parsed_args, parsed_globals, reporter)
+            run = build_any_run(
+                self._session, parsed_args, parsed_globals, reporter, stdin_is_a_terminal()
+            )
             result = run()
         except InvalidOption as error:
             reporter.error(str(error))
@@ -124,7 +174,7 @@ class RotateMyKeyCommand(BasicCommand):
             return EXIT_INTERRUPTED
         reporter.done()
         self._render(result.to_output(), parsed_globals)
-        return 0
+        return getattr(result, "exit_code", 0)  # --all-profiles: the worst result's
 
     def create_help_command(self) -> Any:
         from awscli_rotate_key.commands.helppage import help_with_summary
@@ -132,12 +182,9 @@ class RotateMyKeyCommand(BasicCommand):
         return help_with_summary(self)
 
     def _render(self, output: dict[str, Any], parsed_globals: Any) -> None:
-        from awscli.formatter import get_formatter
+        from awscli_rotate_key.commands.terminal import render
 
-        fmt = parsed_globals.output or self._session.get_config_variable("output") or "json"
-        formatter = get_formatter(fmt, parsed_globals)
-        formatter.query = parsed_globals.query
-        formatter(self.NAME, output)
+        render(self._session, self.NAME, output, parsed_globals)
 
 
 def failed_call_message(error: IamError, journaled: bool) -> str:

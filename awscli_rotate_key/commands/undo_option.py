@@ -7,7 +7,14 @@ from typing import Any
 from awscli_rotate_key.commands.options import not_together
 
 # Each asks for something about a new rotation; --undo makes none.
-_NOT_WITH_UNDO = ("no-delete", "delete", "delete-other-key", "older-than")
+_NOT_WITH_UNDO = (
+    "no-delete",
+    "delete",
+    "delete-other-key",
+    "older-than",
+    "restart-command",
+    "restart-timeout",
+)
 
 
 def undo_requested(parsed_args: Any) -> bool:

@@ -48,6 +48,8 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "step": (str,),
     "new_key_id": (str, type(None)),
     "files": (list,),
+    "restart_command": (str, type(None)),
+    "restart_timeout": (int, float, type(None)),
 }
 _REQUIRED = {"profile", "user_name", "old_key_id", "keys_before", "delete_old_key"}
 _JOURNAL_FIELDS = ("profile", ("old_key_id", "new_key_id", "keys_before"))
@@ -64,6 +66,10 @@ class JournalRecord:
     step: str = CREATING
     new_key_id: str | None = None
     files: list[str] = field(default_factory=list)
+    # --restart-command and its timeout, so that a run that stops before retiring (the command
+    # failed, a crash) has the next run restart with them again. Older journals lack them.
+    restart_command: str | None = None
+    restart_timeout: float | None = None
 
 
 class Journal:
@@ -117,6 +123,9 @@ class Journal:
                 self._old_to_keep(record),
             )
         data = {"Version": VERSION, **asdict(record)}
+        for name in ("restart_command", "restart_timeout"):  # as before when not used
+            if data[name] is None:
+                del data[name]
         write_atomically(self.path, json.dumps(data, indent=1).encode(), 0o600)
 
     def save_rollback(self, old: Credentials) -> None:

@@ -10,8 +10,11 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import signal
+import subprocess
 import sys
 import time
+from typing import Any
 
 WINDOWS = os.name == "nt"
 
@@ -110,6 +113,30 @@ def flags_forbid_replacing(path: str) -> bool:
         with contextlib.suppress(OSError):
             os.close(fd)
     return bool(flags & (_FS_IMMUTABLE_FL | _FS_APPEND_FL))
+
+
+def new_process_group() -> dict[str, Any]:
+    """Popen arguments that start a command in a process group of its own, to kill it whole."""
+    if WINDOWS:
+        return {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0x200)}
+    return {"start_new_session": True}
+
+
+def kill_process_group(process: subprocess.Popen[bytes]) -> None:
+    """Kill ``process`` and everything it started (its group; on Windows, its process tree)."""
+    if WINDOWS:
+        subprocess.run(
+            ["taskkill", "/F", "/T", "/PID", str(process.pid)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        )
+        with contextlib.suppress(OSError):
+            process.kill()  # taskkill missing or refused: the command itself at least
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, getattr(signal, "SIGKILL", signal.SIGTERM))
 
 
 # linux/fs.h: _IOR('f', 1, long) on 64-bit; FS_IMMUTABLE_FL, FS_APPEND_FL.

@@ -1,5 +1,8 @@
 """Finishing or undoing a rotation that an earlier run left in flight (crash, kill, Ctrl-C).
 
+Recovery is not a second copy of the rotation: it reads the journal and reality, then either
+walks the rotation's own steps (steps.py) from ``save`` on, or undoes the unsaved part.
+
 The state is read from reality, not trusted from the journal: which key the profile's files hold
 now, and which keys the user has. The journal adds what reality cannot tell: the old key being
 replaced and the keys that existed before CreateAccessKey (anything else, held by no profile,
@@ -11,12 +14,15 @@ from __future__ import annotations
 from typing import Any
 
 from awscli_rotate_key.errors import IamError, PartlyDone, Refused, RolledBack
-from awscli_rotate_key.rotate.journal import RETIRING, SAVED, UNDOING, JournalRecord
+from awscli_rotate_key.rotate.journal import UNDOING, JournalRecord
 from awscli_rotate_key.rotate.local import describe
+from awscli_rotate_key.rotate.making import still_pending
 from awscli_rotate_key.rotate.profiles import Credentials
+from awscli_rotate_key.rotate.restart import Restart
 from awscli_rotate_key.rotate.results import Rotated
 from awscli_rotate_key.rotate.rotation import Steps
 from awscli_rotate_key.rotate.statefiles import Unreadable
+from awscli_rotate_key.rotate.steps import RESUME, resumed, walk
 from awscli_rotate_key.rotate.undo_steps import recover_undo
 
 Summary = dict[str, Any]
@@ -34,11 +40,12 @@ def pending_recovery(record: JournalRecord | Unreadable) -> Summary:
 
 
 def recover(
-    steps: Steps, record: JournalRecord, wait_timeout: float
+    steps: Steps, record: JournalRecord, wait_timeout: float, restart: Restart | None = None
 ) -> tuple[Summary, Rotated | None]:
     """Finish (the files hold the new key) or undo (they hold the old one) ``record``.
 
     Returns a summary for the output, and the finished rotation when there was one.
+    ``restart``: the restart command to run if the journal recorded none.
     """
     if sorted(record.files) != sorted(steps.files.paths()):
         raise Refused(
@@ -59,23 +66,16 @@ def recover(
             "`aws iam rotate-my-key` again to finish it"
         ) from None
     if current.access_key_id == record.old_key_id:
+        steps.open_session(current)  # under MFA: the session of the key the files hold
         return undo_unsaved(steps, record, current), None
     if not holds_the_new_key(steps, record, current):
         reason = (
             f"profile {record.profile!r} now holds {current.access_key_id}, a key it did not make"
         )
         return discard(steps, record, reason), None
-    rotated = finish_saved(steps, record, current, wait_timeout)
+    rotated = finish_saved(steps, record, current, wait_timeout, restart)
     assert rotated.recovered is not None
     return rotated.recovered, rotated
-
-
-def _still_pending(record: JournalRecord, error: OSError, state: str) -> str:
-    return (
-        f"could not finish the interrupted rotation of profile {record.profile!r} "
-        f"({describe(error)}); {state}, and the rotation stays journaled. Fix that, then run "
-        "`aws iam rotate-my-key` again"
-    )
 
 
 def holds_the_new_key(steps: Steps, record: JournalRecord, current: Credentials) -> bool:
@@ -86,8 +86,9 @@ def holds_the_new_key(steps: Steps, record: JournalRecord, current: Credentials)
         return current.access_key_id == record.new_key_id
     # Killed between writing the files and journaling the new key's ID: it must be a key of
     # the same user, who still has the old key (retirement had not started).
+    steps.open_session(current)
     try:
-        listed = steps.iam_for(current).list_access_keys()
+        listed = steps.managing(current).list_access_keys()
     except IamError as error:
         if error.transient:
             raise PartlyDone(
@@ -106,13 +107,14 @@ def discard(steps: Steps, record: JournalRecord, reason: str) -> Summary:
     old = steps.journal.load_rollback(record.old_key_id)
     if old is not None:
         try:
-            deleted = steps.delete_orphans(steps.iam_for(old), record.keys_before)
+            steps.open_session(old)
+            deleted = steps.delete_orphans(steps.managing(old), record.keys_before)
         except IamError as error:
             steps.reporter.warn(f"could not look for its unsaved new key ({error.code})")
     try:
         steps.journal.clear()
     except OSError as error:
-        raise Refused(_still_pending(record, error, "no key in your files was changed")) from None
+        raise Refused(still_pending(record, error, "no key in your files was changed")) from None
     return {"Action": "Discarded", "DeletedAccessKeyIds": deleted, **pending_recovery(record)}
 
 
@@ -122,7 +124,7 @@ def undo_unsaved(steps: Steps, record: JournalRecord, old: Credentials) -> Summa
         f"undoing an interrupted rotation of profile {record.profile!r}: the old key "
         f"{record.old_key_id} is still in the files"
     )
-    iam = steps.iam_for(old)
+    iam = steps.managing(old)
     try:
         for key in iam.list_access_keys():
             if key.access_key_id not in record.keys_before:
@@ -133,7 +135,7 @@ def undo_unsaved(steps: Steps, record: JournalRecord, old: Credentials) -> Summa
         steps.journal.clear()
     except OSError as error:
         state = f"the old key {record.old_key_id} is still in use"
-        raise RolledBack(_still_pending(record, error, state)) from None
+        raise RolledBack(still_pending(record, error, state)) from None
     return {
         "Action": "RolledBack",
         "OldAccessKeyId": record.old_key_id,
@@ -142,24 +144,19 @@ def undo_unsaved(steps: Steps, record: JournalRecord, old: Credentials) -> Summa
 
 
 def finish_saved(
-    steps: Steps, record: JournalRecord, new: Credentials, wait_timeout: float
+    steps: Steps,
+    record: JournalRecord,
+    new: Credentials,
+    wait_timeout: float,
+    restart: Restart | None = None,
 ) -> Rotated:
-    """The new key is in the files: finish moving profiles to it, then retire the old key."""
-    steps.reporter.warn(
-        f"finishing an interrupted rotation of profile {record.profile!r}: retiring the old key "
-        f"{record.old_key_id}, the files hold {new.access_key_id}"
-    )
-    try:
-        steps.move_profiles(record.old_key_id, new)
-        if record.step != RETIRING:
-            record.step = SAVED
-        record.new_key_id = new.access_key_id
-        steps.journal.save(record)
-        old = steps.journal.load_rollback(record.old_key_id) or Credentials(record.old_key_id, "")
-    except OSError as error:
-        state = f"profile {record.profile!r} holds the new key {new.access_key_id}"
-        raise PartlyDone(_still_pending(record, error, state)) from None
-    status = steps.finish_or_undo(record, old, new, wait_timeout)
+    """The new key is in the files: walk the rotation's steps from ``save`` on.
+
+    Under MFA the session is opened first, from the new key (a new code: the earlier run's
+    session died with it).
+    """
+    steps.open_session(new)
+    status = walk(steps, resumed(record, new, wait_timeout, restart), RESUME).status
     holders = steps.files.holding(new.access_key_id)
     return Rotated(
         record.user_name,

@@ -2,7 +2,8 @@
 
 An undo goes in the order that never leaves a profile on a dead key: reactivate the old key if
 it was deactivated (signed by the new key), restore the files, and only then delete the new key
-(signed by the old one). ``Steps`` exposes each of these under the same name.
+(signed by the old one); under MFA both go through the run's MFA session. ``Steps`` exposes
+each of these under the same name.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def reactivate_old_key(steps: Steps, old: Credentials, new: Credentials) -> None
     """Make the deactivated old key usable again, signed by the new key, before any restore."""
     from awscli_rotate_key.rotate.rotation import ACTIVE
 
-    iam = steps.iam_for(new)
+    iam = steps.managing(new)  # under MFA, through the session
     try:
         steps.retry(
             lambda: iam.update_access_key(old.access_key_id, ACTIVE),
@@ -83,7 +84,7 @@ def delete_new_key(steps: Steps, old: Credentials, new_key_id: str) -> None:
     not deleted yet, and the journal lets the next run finish).
     """
     make_sure_no_profile_holds(steps, old, new_key_id)
-    iam = steps.iam_for(old)
+    iam = steps.managing(old)  # under MFA, through the session
     try:
         steps.retry(lambda: iam.delete_access_key(new_key_id), steps.monotonic() + UNDO_BUDGET)
     except IamError as error:

@@ -1,8 +1,8 @@
-"""The rotation of one profile's access key, as a list of small steps over an IAM port.
+"""The environment a rotation runs in (``Steps``), the IAM port it talks to, and its options.
 
-No printing and no awscli imports: progress goes to a Reporter, results are dataclasses.
-Every step that changes something is journaled first so that an interrupted run can be
-finished or undone by the next one (see recovery.py).
+No printing and no awscli imports: progress goes to a Reporter, results are dataclasses. The
+rotation itself is the ordered list of named steps in steps.py; a fresh and a resumed run walk
+the same list (recovery.py reads the journal and the files to know where to continue).
 """
 
 from __future__ import annotations
@@ -12,17 +12,19 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from awscli_rotate_key.errors import IamError, Interrupted, PartlyDone, RolledBack
+from awscli_rotate_key.errors import IamError
 from awscli_rotate_key.keys import AccessKey
 from awscli_rotate_key.rotate import prove, rollback
 from awscli_rotate_key.rotate.credfile import ConfigWriter, update_file
-from awscli_rotate_key.rotate.journal import RETIRING, Journal, JournalRecord
-from awscli_rotate_key.rotate.otherkey import NOTHING_ELSE, also
+from awscli_rotate_key.rotate.journal import Journal, JournalRecord
 from awscli_rotate_key.rotate.profiles import Credentials, ProfileFiles
-from awscli_rotate_key.rotate.prove import FIRST_DELAY, MAX_DELAY, KeyNeverWorked
-from awscli_rotate_key.rotate.reread import make_sure_files_hold_new_key
+from awscli_rotate_key.rotate.prove import FIRST_DELAY, MAX_DELAY
+from awscli_rotate_key.rotate.restart import DEFAULT_TIMEOUT, Restart, run_restart
+
+if TYPE_CHECKING:
+    from awscli_rotate_key.rotate.mfa import MfaSessions  # the contract: open(key) -> session
 
 ACTIVE, INACTIVE, DELETED = "Active", "Inactive", "Deleted"
 
@@ -64,24 +66,18 @@ class Options:
     wait_timeout: float = 60.0
     dry_run: bool = False
     undo: bool = False  # --undo: undo the last --no-delete rotation (undo.py)
+    restart_command: str | None = None  # run before the old key is retired (restart.py)
+    restart_timeout: float = DEFAULT_TIMEOUT
 
 
-class RetirementRefused(Exception):
-    """IAM refused for good (AccessDenied, ...) to deactivate or delete the old key."""
-
-    def __init__(self, error: IamError, deactivated: bool) -> None:
-        super().__init__(str(error))
-        self.error = error
-        self.deactivated = deactivated
-
-
-class RetirementUnfinished(Exception):
-    """Transient failures of the retirement calls outlasted the budget."""
-
-    def __init__(self, error: IamError, old_status: str) -> None:
-        super().__init__(str(error))
-        self.error = error
-        self.old_status = old_status
+def iam_knows_the_key(iam: Iam) -> None:
+    """The proof under MFA: GetUser signed by the key; AccessDenied counts (IAM knew the key),
+    InvalidClientTokenId does not (it is raised, transient: the key is not seen yet)."""
+    try:
+        iam.get_user()
+    except IamError as error:
+        if error.code not in ("AccessDenied", "AccessDeniedException"):
+            raise
 
 
 def age_days(created: dt.datetime, now: dt.datetime) -> int:
@@ -102,6 +98,12 @@ class Steps:
     now: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.timezone.utc))
     sleep: Callable[[float], None] = time.sleep
     monotonic: Callable[[], float] = time.monotonic
+    # Runs --restart-command with the new key: None when it worked, else why not (restart.py).
+    restart: Callable[[Restart, Credentials], str | None] = run_restart
+    # Set when the policy requires MFA: every call that manages keys goes through its session.
+    mfa: MfaSessions | None = None
+    session: Credentials | None = field(default=None, repr=False)  # of the rotation running
+    _sessions: dict[str, Credentials] = field(default_factory=dict, repr=False)
 
     def lock_directories(self) -> list[str]:
         """Every directory whose files a run changes: the journal's and both files' (sorted)."""
@@ -123,8 +125,29 @@ class Steps:
         written = [update_file(p, e, self.writer, self.reporter.warn) for p, e in by_path.items()]
         return profiles, written
 
+    def open_session(self, key: Credentials) -> None:
+        """Under MFA: the session of ``key`` signs this rotation's managing calls from now on.
+
+        One session per key and run (mfa.py asks STS at most once); never written to disk.
+        """
+        if self.mfa is None:
+            self.session = None  # a Steps reused for another rotation keeps no stale session
+            return
+        if key.access_key_id not in self._sessions:
+            self._sessions[key.access_key_id] = self.mfa.open(key)
+        self.session = self._sessions[key.access_key_id]
+
+    def managing(self, key: Credentials) -> Iam:
+        """IAM for the calls that manage keys (list, create, update, delete): through the MFA
+        session when there is one (an MFA policy denies them otherwise), else signed by ``key``.
+        """
+        return self.iam_for(self.session if self.session is not None else key)
+
     def wait_until_key_works(self, iam: Iam, deadline: float) -> None:
-        prove.wait_until_key_works(self, iam, deadline)
+        if self.mfa is None:
+            prove.wait_until_key_works(self, iam, deadline)
+        else:  # an MFA policy denies ListAccessKeys without MFA: GetUser proves the key there
+            prove.wait_until_key_works(self, iam, deadline, check=iam_knows_the_key)
 
     def retry(self, call: Callable[[], None], deadline: float) -> None:
         """Run ``call``, retrying transient errors with backoff until ``deadline``."""
@@ -139,25 +162,6 @@ class Steps:
             self.reporter.waiting()
             self.sleep(min(delay, max(0.0, deadline - self.monotonic())))
             delay = min(delay * 2, MAX_DELAY)
-
-    def retire_old_key(self, iam: Iam, old_key_id: str, delete: bool, deadline: float) -> str:
-        """Deactivate, then delete, the old key, signed by the new key. Returns its status."""
-        status = ACTIVE
-        try:
-            self.reporter.step(f"Deactivating the old key {old_key_id}")
-            self.retry(lambda: iam.update_access_key(old_key_id, INACTIVE), deadline)
-            status = INACTIVE
-            if delete:
-                self.reporter.step(f"Deleting the old key {old_key_id}")
-                self.retry(lambda: iam.delete_access_key(old_key_id), deadline)
-                status = DELETED
-        except IamError as error:
-            if error.code == "NoSuchEntity":
-                return DELETED
-            if error.transient:
-                raise RetirementUnfinished(error, status) from error
-            raise RetirementRefused(error, status == INACTIVE) from error
-        return status
 
     def delete_orphans(self, iam: Iam, keys_before: list[str]) -> list[str]:
         """Delete keys created by an interrupted run: not listed before it, held by no profile."""
@@ -186,88 +190,3 @@ class Steps:
 
     def journal_cleared_quietly(self) -> str:
         return rollback.journal_cleared_quietly(self)
-
-    def finish_or_undo(
-        self,
-        record: JournalRecord,
-        old: Credentials,
-        new: Credentials,
-        wait_timeout: float,
-        changed: str = "",
-    ) -> str:
-        """From a saved new key: prove it, retire the old key; undo on a permanent failure.
-
-        ``changed`` is what this run changed before creating the key (otherkey.make_room),
-        told in every undo message. Returns the old key's final status. Raises RolledBack,
-        PartlyDone or Interrupted.
-        """
-        deadline = self.monotonic() + wait_timeout
-        new_iam = self.iam_for(new)
-        self.wait_for_new_key(new_iam, deadline, record, old, new, changed)
-        resumed = record.step == RETIRING  # an earlier run may have deactivated the old key
-        make_sure_files_hold_new_key(self, record, old, new, not resumed, changed)
-        if not resumed:
-            record.step = RETIRING  # from here on the old key may be Inactive or gone: no undo
-            self.save_journal(record, old, new)
-        try:
-            status = self.retire_old_key(
-                new_iam,
-                old.access_key_id,
-                record.delete_old_key,
-                max(deadline, self.monotonic() + FIRST_DELAY),
-            )
-        except RetirementRefused as error:
-            note = self.undo(old, new, reactivate=error.deactivated or resumed)
-            raise RolledBack(
-                f"IAM refused to retire the old key {old.access_key_id} ({error.error.code}); "
-                f"the new key was deleted and the old key is in use again. Check that your "
-                f"policy allows iam:UpdateAccessKey and iam:DeleteAccessKey on your own user."
-                f"{also(changed)}{note}"
-            ) from None
-        except RetirementUnfinished as error:
-            raise PartlyDone(
-                f"the files hold the new, working key {new.access_key_id}, but the old key "
-                f"{old.access_key_id} is still {error.old_status} ({error.error.code}). "
-                "Run `aws iam rotate-my-key` again to finish"
-            ) from None
-        note = self.journal_cleared_quietly()
-        if note:  # the rotation is done; the next run only tidies up
-            self.reporter.warn(f"the old key {old.access_key_id} is {status}.{note}")
-        return status
-
-    def wait_for_new_key(
-        self,
-        iam: Iam,
-        deadline: float,
-        record: JournalRecord,
-        old: Credentials,
-        new: Credentials,
-        changed: str = "",
-    ) -> None:
-        """Wait until the new key works; undo if it never does, or on Ctrl-C, while that is safe.
-
-        Once an earlier run started retiring the old key (journal step RETIRING), the new key has
-        worked and the old one may be Inactive or deleted: the files keep the new key.
-        """
-        try:
-            self.wait_until_key_works(iam, deadline)
-        except KeyNeverWorked as error:
-            if record.step == RETIRING:
-                raise PartlyDone(
-                    f"the files hold the new key {new.access_key_id}, which IAM does not accept "
-                    f"right now ({error}); the old key {old.access_key_id} may already be "
-                    "retired, so it is not restored. Run `aws iam rotate-my-key` again later"
-                ) from None
-            note = self.undo(old, new, reactivate=False)
-            raise RolledBack(
-                f"the new key {new.access_key_id} did not work ({error}); it was deleted and the "
-                f"old key {old.access_key_id} is in use again. {changed or NOTHING_ELSE}{note}"
-            ) from None
-        except KeyboardInterrupt:
-            if record.step == RETIRING:
-                raise
-            note = self.undo(old, new, reactivate=False)
-            raise Interrupted(
-                f"interrupted: the new key {new.access_key_id} was deleted and the old key "
-                f"{old.access_key_id} is in use again.{also(changed)}{note}"
-            ) from None

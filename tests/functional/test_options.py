@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 from awscli_rotate_key.commands.audit import AuditAccessKeysCommand
+from awscli_rotate_key.commands.enforce import EnforceKeyRotationCommand
 from awscli_rotate_key.commands.rotate import RotateMyKeyCommand
 
 # (arguments, the whole stderr line after "<command>: ")
@@ -27,6 +28,25 @@ ROTATE_CASES = [
     (["--wait-timeout", "soon"], "--wait-timeout: 'soon' is not a whole number of seconds"),
     (["--wait-timeout", "0"], "--wait-timeout: must be 1 or more seconds, not 0"),
     (["--undo", "--older-than", "90"], "--undo: cannot be used with --older-than"),
+    (["--restart-command", ""], "--restart-command: must not be empty"),
+    (["--restart-command", "  "], "--restart-command: must not be empty"),
+    (["--restart-timeout", "soon"], "--restart-timeout: 'soon' is not a whole number of seconds"),
+    (["--restart-timeout", "0"], "--restart-timeout: must be 1 or more seconds, not 0"),
+    (["--undo", "--restart-command", "true"], "--undo: cannot be used with --restart-command"),
+    (["--mfa-serial", ""], "--mfa-serial: must not be empty"),
+    (
+        ["--mfa-serial", "arn:aws:iam::123456789012:user/alice"],
+        "--mfa-serial: 'arn:aws:iam::123456789012:user/alice' is not an MFA device ARN "
+        "(arn:aws:iam::ACCOUNT:mfa/NAME) or a hardware device serial",
+    ),
+    (
+        ["--mfa-serial", "GAHT1"],
+        "--mfa-serial: 'GAHT1' is not an MFA device ARN (arn:aws:iam::ACCOUNT:mfa/NAME) or a "
+        "hardware device serial",
+    ),
+    (["--token-code", ""], "--token-code: must not be empty"),
+    (["--token-code", "12345"], "--token-code: '12345' is not a 6-digit MFA code"),
+    (["--token-code", "12345a"], "--token-code: '12345a' is not a 6-digit MFA code"),
 ]
 AUDIT_CASES = [
     (["--warn-days", "ninety"], "--warn-days: 'ninety' is not a whole number of days"),
@@ -49,10 +69,51 @@ AUDIT_CASES = [
     (["--max-concurrency", "0"], "--max-concurrency: must be 1 or more, not 0"),
     (["--max-concurrency", "many"], "--max-concurrency: 'many' is not a whole number"),
 ]
+ENFORCE_CASES = [
+    (["--remind-days", "x"], "--remind-days: 'x' is not a whole number of days"),
+    (["--remind-days", "-1"], "--remind-days: must be 0 or more days, not -1"),
+    (["--disable-days", "1.5"], "--disable-days: '1.5' is not a whole number of days"),
+    (
+        ["--remind-days", "100", "--disable-days", "50"],
+        "--disable-days: must not be less than --remind-days (50 < 100)",
+    ),
+    (["--grace-days", "-1"], "--grace-days: must be 0 or more days, not -1"),
+    (["--remind-every", "0"], "--remind-every: must be 1 or more days, not 0"),
+    (
+        ["--remind-only", "--delete-days", "30"],
+        "--delete-days: cannot be used with --remind-only",
+    ),
+    (["--delete-days", "soon"], "--delete-days: 'soon' is not a whole number of days"),
+    (["--disable-unused-days", "-3"], "--disable-unused-days: must be 0 or more days, not -3"),
+    (["--email-tag", ""], "--email-tag: must not be empty"),
+    (["--email-tag", "e,mail"], "--email-tag: 'e,mail' is not an IAM tag key"),
+    (["--sender", "nobody"], "--sender: 'nobody' is not an e-mail address"),
+    (
+        ["--admin-email", "a@example.com"],
+        "--admin-email: needs --sender (the SES-verified address to send from)",
+    ),
+    (
+        ["--sender", "k@example.com", "--admin-email", "ops"],
+        "--admin-email: 'ops' is not an e-mail address",
+    ),
+    (["--sns-topic-arn", "topic"], "--sns-topic-arn: 'topic' is not an SNS topic ARN"),
+    (["--exempt-tag", ""], "--exempt-tag: must not be empty"),
+    (["--max-exemption-days", "a"], "--max-exemption-days: 'a' is not a whole number of days"),
+    (["--exempt-group", "two words"], "--exempt-group: 'two words' is not an IAM group name"),
+    (["--exclude-account-ids", "1"], "--exclude-account-ids: '1' is not a 12-digit account ID"),
+    (
+        ["--organization", "--account-ids", "123456789012"],
+        "--organization: cannot be used with --account-ids",
+    ),
+    (["--account-ids", "abc"], "--account-ids: 'abc' is not a 12-digit account ID"),
+    (["--role-name", "a role"], "--role-name: 'a role' is not an IAM role name"),
+    (["--max-concurrency", "0"], "--max-concurrency: must be 1 or more, not 0"),
+]
 # A flag takes no value: a stray value is the CLI's own usage error, with the same exit code.
 FLAGS = {
-    "rotate-my-key": ["--delete-other-key", "--dry-run", "--verbose", "--undo"],
+    "rotate-my-key": ["--delete-other-key", "--dry-run", "--verbose", "--undo", "--all-profiles"],
     "audit-access-keys": ["--organization"],
+    "enforce-key-rotation": ["--remind-only", "--apply", "--organization"],
 }
 
 
@@ -65,6 +126,7 @@ def options_named(cases: list[tuple[list[str], str]]) -> set[str]:
     [
         (RotateMyKeyCommand, ROTATE_CASES),
         (AuditAccessKeysCommand, AUDIT_CASES),
+        (EnforceKeyRotationCommand, ENFORCE_CASES),
     ],
 )
 def test_every_option_has_a_bad_value_case(command, cases) -> None:  # type: ignore[no-untyped-def]
@@ -114,3 +176,12 @@ def test_a_value_given_to_a_flag_is_a_usage_error(alice, proxy, command, flag): 
     assert "Unknown options: yes" in result.stderr
     assert proxy.calls == []
     assert proxy.probes() == []
+
+
+@pytest.mark.parametrize(
+    ("args", "why"), ENFORCE_CASES, ids=[" ".join(a) for a, _ in ENFORCE_CASES]
+)
+def test_enforce_key_rotation_refuses_an_invalid_value_before_any_call(alice, proxy, args, why):  # type: ignore[no-untyped-def]
+    result = alice.run("iam", "enforce-key-rotation", *args)
+
+    assert_usage_error(alice, proxy, result, f"enforce-key-rotation: {why}")

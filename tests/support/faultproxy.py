@@ -4,6 +4,8 @@ Point a client at ``proxy.url``; requests go to ``upstream`` (moto) with the Hos
 end-to-end headers and the body unchanged, so SigV4 signatures still verify. Rules apply in the
 order they were added; at each stage the first rule that answers wins and later rules are skipped.
 
+``play_mfa()`` adds STS's GetSessionToken and the MFA self-service policy (see mfaplay.py).
+
 rotate-my-key's rights checks (UpdateAccessKey/DeleteAccessKey on ``PROBE_KEY_ID``, a key that
 cannot exist) are not steps of a rotation: rules skip them unless ``rule.probes = True``, and
 ``calls``/``actions`` leave them out; ``probes()`` lists them.
@@ -23,11 +25,14 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import BufferedIOBase
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
 
 from awscli_rotate_key.rotate.rights import PROBE_KEY_ID
+
+if TYPE_CHECKING:
+    from tests.support.mfaplay import MfaPlay
 
 Actions = str | Collection[str]
 _R = TypeVar("_R", bound="Rule")
@@ -53,6 +58,7 @@ IAM_NS = "https://iam.amazonaws.com/doc/2010-05-08/"
 UPSTREAM_TIMEOUT = 60.0
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
 _XML_CODE = re.compile(rb"<Code>([^<]*)</Code>")
+_ACCESS_KEY_ID = re.compile(rb"<AccessKeyId>([^<]*)</AccessKeyId>")
 
 
 @dataclass
@@ -190,6 +196,38 @@ class RejectKeysRule(Rule):
             return True
 
 
+class NewKeyWindowRule(Rule):
+    """Refuse each key made by CreateAccessKey until ``seconds`` after its creation was answered.
+
+    IAM's propagation as a window with a known end: ``created[key_id]`` is the monotonic time of
+    CreateAccessKey's answer, so the window ends at ``created[key_id] + seconds``.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__("*")
+        self.seconds = seconds
+        self.created: dict[str, float] = {}
+
+    def before(self, request: Request) -> Reply | None:
+        """403 InvalidClientTokenId for a new key inside its window."""
+        key_id = request.call.key_id
+        with self._lock:
+            created = self.created.get(key_id or "")
+            if created is None or time.monotonic() >= created + self.seconds:
+                return None
+            self.hits += 1
+        return error_reply(request, 403, "InvalidClientTokenId", INVALID_TOKEN)
+
+    def after(self, request: Request, reply: Reply) -> Reply | None:
+        """Note when a new key was handed out."""
+        if request.call.action == "CreateAccessKey" and reply.status == 200:
+            match = _ACCESS_KEY_ID.search(reply.body)
+            if match:
+                with self._lock:
+                    self.created[match.group(1).decode()] = time.monotonic()
+        return None
+
+
 class HangRule(Rule):
     """Hold matching requests before forwarding or before replying, until released."""
 
@@ -289,6 +327,7 @@ class FaultProxy:
         self._lock = threading.Lock()
         self._calls: list[Call] = []
         self._rules: list[Rule] = []
+        self.mfa: MfaPlay | None = None  # play_mfa(): STS and the MFA condition
         self._stopping = threading.Event()
         self._server = _Server(self)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
@@ -359,6 +398,17 @@ class FaultProxy:
         known_ids = frozenset(known)
         return self.reject_keys(lambda key_id: key_id not in known_ids, times, seconds)
 
+    def play_mfa(self, play: MfaPlay | None = None) -> MfaPlay:
+        """Answer GetSessionToken and play the MFA Deny (after every rule's before stage)."""
+        from tests.support.mfaplay import MfaPlay
+
+        self.mfa = play or MfaPlay()
+        return self.mfa
+
+    def reject_new_keys_for(self, seconds: float) -> NewKeyWindowRule:
+        """Reject each key CreateAccessKey makes until ``seconds`` after it was answered."""
+        return self._add(NewKeyWindowRule(seconds))
+
     def hang(self, action: Actions, when: str = "before", seconds: float | None = None) -> HangRule:
         """Hold requests of ``action`` before forwarding or before replying."""
         return self._add(HangRule(action, when, seconds))
@@ -422,12 +472,27 @@ class FaultProxy:
         with self._lock:
             rules = list(self._rules)
         reply = _first(rule.before(request) for rule in rules)
+        if reply is None and self.mfa is not None:
+            reply = self._play_mfa(self.mfa, request)
         if reply is None and not self._stopping.is_set():
             reply = self._forward(request)
             self._finish(request.call, reply, ended=False)
             replaced = _first(rule.after(request, reply) for rule in rules)
             reply = replaced or reply
         return DROPPED if reply is None or self._stopping.is_set() else reply
+
+    def _play_mfa(self, play: MfaPlay, request: Request) -> Reply | None:
+        """STS and the MFA Deny (tests/support/mfaplay.py): a reply, or re-signed headers."""
+        answer = play.answer(
+            request.method, request.path, request.headers, request.body, request.call.action
+        )
+        if answer is None:
+            return None
+        if answer.headers is not None:
+            request.headers = answer.headers  # signed by the session's parent key now
+            return None
+        headers = [("Content-Type", "text/xml"), ("x-amzn-RequestId", str(uuid.uuid4()))]
+        return Reply(answer.status, headers, answer.body, error_code=answer.code, injected=True)
 
     def _forward(self, request: Request) -> Reply:
         """Send the request upstream unchanged; 502 if upstream cannot be reached."""
