@@ -5,13 +5,16 @@
 The zip holds the ``awscli_rotate_key`` package minus ``commands/`` (the CLI layer, the only
 part that imports awscli; the Lambda runtime has none) and minus anything that is not Python
 source. Reproducible: entries sorted, every timestamp 1980-01-01 00:00, every file 0644, stored
-uncompressed (no dependence on the zlib version), no ``__pycache__``. Standard library only.
+uncompressed (no dependence on the zlib version), no ``__pycache__``. In a git checkout only
+the files git tracks go in (``git ls-files``), so a stray untracked module never does: the same
+commit gives the same bytes. Standard library only.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import zipfile
 from collections.abc import Iterator
@@ -28,19 +31,48 @@ MODE = 0o100644  # a regular file, rw-r--r--
 def sources(root: Path = ROOT) -> Iterator[tuple[str, Path]]:
     """(name in the zip, file) for every module the function may import, sorted by name."""
     package = root / PACKAGE
-    found = []
-    for directory, subdirectories, files in os.walk(package):
-        here = Path(directory)
-        subdirectories[:] = [
-            d for d in subdirectories if d != "__pycache__" and not _left_out(package, here / d)
-        ]
-        found += [here / name for name in files if name.endswith(".py")]
-    for path in sorted(found, key=lambda p: p.relative_to(root).as_posix()):
+    found = _tracked(root)
+    if found is None:  # not a git checkout (e.g. an unpacked sdist): every file there is in
+        found = []
+        for directory, subdirectories, files in os.walk(package):
+            here = Path(directory)
+            subdirectories[:] = [d for d in subdirectories if d != "__pycache__"]
+            found += [here / name for name in files]
+    chosen = [
+        path
+        for path in found
+        if path.suffix == ".py" and path.is_file() and not _left_out(package, path.parent)
+    ]
+    for path in sorted(chosen, key=lambda p: p.relative_to(root).as_posix()):
         yield path.relative_to(root).as_posix(), path
 
 
+def _tracked(root: Path, *options: str) -> list[Path] | None:
+    """The package's files git tracks (with ``--others``: those it does not), or None when
+    ``root`` is not a git checkout."""
+    if not (root / ".git").exists():
+        return None
+    try:
+        listed = subprocess.run(
+            ["git", "-C", str(root), "ls-files", "-z", *options, "--", PACKAGE],
+            check=True,
+            capture_output=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return [root / name for name in listed.decode("utf-8").split("\0") if name]
+
+
+def left_untracked(root: Path = ROOT) -> list[str]:
+    """Python files in the package that git does not track (not in the zip: commit them)."""
+    others = _tracked(root, "--others", "--exclude-standard") or []
+    return sorted(p.relative_to(root).as_posix() for p in others if p.suffix == ".py")
+
+
 def _left_out(package: Path, directory: Path) -> bool:
-    return directory.relative_to(package).parts[:1] in [(name,) for name in LEFT_OUT]
+    """A directory of ``commands/`` (awscli) or a ``__pycache__``."""
+    parts = directory.relative_to(package).parts
+    return parts[:1] in [(name,) for name in LEFT_OUT] or "__pycache__" in parts
 
 
 def build(output: Path, root: Path = ROOT) -> Path:
@@ -62,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     args = parser.parse_args(argv)
     built = build(args.output)
+    for name in left_untracked():
+        print(f"warning: {name} is not tracked by git, so it is not in the zip", file=sys.stderr)
     count = len(zipfile.ZipFile(built).namelist())
     print(f"{built}: {count} modules, {built.stat().st_size} bytes")
     return 0

@@ -19,6 +19,7 @@ from awscli_rotate_key.admin.enforce_accounts import (
     AccountWork,
     Item,
     enforce_account,
+    excluded,
     map_concurrently,
 )
 from awscli_rotate_key.admin.enforce_rules import (
@@ -30,6 +31,7 @@ from awscli_rotate_key.admin.enforce_rules import (
 from awscli_rotate_key.admin.enforce_tags import write_state_tags
 from awscli_rotate_key.admin.notify import (
     admin_message,
+    announced_here,
     owner_mail,
     owner_message,
     publish,
@@ -99,14 +101,17 @@ def enforce(
     def one(account_id: str, iam: Any, fanout: Any) -> AccountWork:
         return enforce_account(account_id, iam, fanout, settings, now)
 
-    works = over_accounts(
-        account_ids,
+    skipped = set(settings.exclude_account_ids)  # break-glass accounts: not even assumed
+    read = over_accounts(
+        [a for a in account_ids if a not in skipped],
         access,
         settings.max_concurrency,
         one,
         lambda account_id, error: AccountWork(account_id, error),
         progress,
     )
+    by_id = {work.account_id: work for work in read}
+    works = [by_id.get(a) or excluded(a) for a in dict.fromkeys(account_ids)]
     items = [item for work in works for item in work.items]
     items.sort(key=lambda i: (i.key.account_id, i.key.user_name, i.key.access_key_id or ""))
     run = EnforceRun(not settings.apply, works, items)
@@ -148,7 +153,7 @@ def _address(item: Item, settings: EnforceSettings) -> None:
         return
     why = "no --sender" if email else f"no {settings.email_tag} tag on the user"
     if settings.admin_channel:
-        item.notes.append(f"NO_OWNER_ADDRESS: {why}; told in the administrators' summary")
+        item.notes.append(f"NO_OWNER_ADDRESS: {why}; for the administrators' summary")
     elif action == REMIND:
         item.reason = NO_RECIPIENT  # never announced, so never disabled
         item.notes.append(f"NO_RECIPIENT: {why} and no administrators' channel")
@@ -181,10 +186,11 @@ def _tell_owners(run: EnforceRun, clients: Clients, settings: EnforceSettings) -
 def _tell_administrators(
     run: EnforceRun, clients: Clients, settings: EnforceSettings, now: dt.datetime
 ) -> None:
-    """One summary per run; it also announces the reminders of owners without an address."""
+    """One summary per run; it also announces the reminders of owners without an address:
+    those whose line fits in it, once SNS or SES accepted it."""
     if not settings.admin_channel:
         return
-    subject, body = admin_message(run.accounts, run.items, run.problems, True, now)
+    subject, body, kept = admin_message(run.accounts, run.items, run.problems, True, now)
     accepted = False
     if settings.sns_topic_arn:
         error = publish(clients.client("sns"), settings.sns_topic_arn, subject, body)
@@ -197,9 +203,13 @@ def _tell_administrators(
         accepted |= error is None
         if error:
             run.problems.append(f"administrators' summary to {', '.join(to)}: {error}")
-    for item in run.items:
-        if item.decision.action == REMIND and item.recipient is None and item.reason is None:
-            if accepted:
-                item.applied = True
-            else:
-                item.fail("the administrators' summary was not accepted (not reminded)")
+    in_summary = {id(item) for item in kept}
+    for item in announced_here(run.items):
+        if not accepted:
+            item.fail("the administrators' summary was not accepted (not reminded)")
+        elif id(item) in in_summary:
+            item.applied = True
+        else:  # its line was cut to keep the summary under SNS's limit: nobody was told
+            item.notes.append(
+                "NOT_ANNOUNCED: the administrators' summary was full; a later run announces it"
+            )

@@ -33,6 +33,7 @@ from awscli_rotate_key.admin.report import AWS_FAILURES, UserRow, describe_failu
 from awscli_rotate_key.admin.statetag import NO_STATE, STATE_TAG, StateTagError, parse_state
 
 DISABLES = (DISABLE, DISABLE_UNUSED)
+EXCLUDED_NOTE = "EXCLUDED_ACCOUNT"
 
 
 @dataclass
@@ -88,6 +89,12 @@ class AccountWork:
     error: str | None = None
     items: list[Item] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # e.g. an --exempt-group that does not exist
+
+
+def excluded(account_id: str) -> AccountWork:
+    """An account of --exclude-account-ids: listed, never assumed, read or acted in."""
+    note = f"{EXCLUDED_NOTE}: excluded from enforcement (break-glass): not read, nothing done"
+    return AccountWork(account_id, notes=[note])
 
 
 def key_facts(account_id: str, user: UserRow, listing: Listing, row: KeyRow) -> KeyFacts:
@@ -193,8 +200,7 @@ def enforce_account(
             return []  # nothing can be due whatever the tags say: no call for this user
         reads = not user.is_root and not all(skip_reason(k, rules) for k in keys)
         facts = read_user_facts(iam, user.user, rules, now.date()) if reads else UserFacts()
-        held = tuple(k.access_key_id for k in keys if k.access_key_id)
-        record = UserRecord(account_id, user.user, iam, facts, held)
+        record = UserRecord(account_id, user.user, iam, facts, held_keys(listing, keys))
         decisions = [(k, decide(k, facts, rules, now)) for k in keys]
         return [Item(k, record, d) for k, d in decisions if d is not None]
 
@@ -207,6 +213,13 @@ def enforce_account(
     if rules.apply:
         fanout.map_users(lambda item: apply_key_action(item, iam), _mutations(work.items))
     return work
+
+
+def held_keys(listing: Listing, keys: Sequence[KeyFacts]) -> tuple[str, ...]:
+    """The IDs of the keys the user has: ListAccessKeys' (a key the report did not match too),
+    so that rewriting the state tag keeps the entry of every key that still exists."""
+    listed = [k.access_key_id for k in listing.keys or ()]
+    return tuple(dict.fromkeys([*listed, *(k.access_key_id for k in keys if k.access_key_id)]))
 
 
 def _unreadable(items: Sequence[Item]) -> str | None:

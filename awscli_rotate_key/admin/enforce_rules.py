@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 
 from awscli_rotate_key.admin.audit import whole_days
 from awscli_rotate_key.admin.organization import DEFAULT_ROLE
-from awscli_rotate_key.admin.statetag import NO_STATE, KeyState
+from awscli_rotate_key.admin.statetag import NO_STATE, KeyState, incredible_date
 
 REMIND, DISABLE, DELETE = "REMIND", "DISABLE", "DELETE"
 DISABLE_UNUSED, EXEMPT, SKIPPED = "DISABLE_UNUSED", "EXEMPT", "SKIPPED"
@@ -25,6 +25,7 @@ EXCLUDED_ACCOUNT, USER_UNREADABLE = "ExcludedAccount", "UserUnreadable"
 EXEMPT_TAG, EXEMPT_GROUP, NO_RECIPIENT = "ExemptTag", "ExemptGroup", "NoRecipient"
 INVALID_EXEMPTION = "INVALID_EXEMPTION"
 _DAY = dt.timedelta(days=1)
+MAX_DAYS = 36500  # the most any day setting may be: a century (beyond it, dates overflow)
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -122,6 +123,7 @@ class Decision:
     reason: str | None = None
     notes: tuple[str, ...] = ()
     announces: bool = False  # a REMIND whose acceptance records disable_date in the tag
+    state_ignored: bool = False  # the key's state tag entry was not believed (rewritten afresh)
 
 
 def at_midnight(day: dt.date) -> dt.datetime:
@@ -157,18 +159,27 @@ def _deletion(
 
 def _disable_track(
     key: KeyFacts, age: int, rules: EnforceSettings, now: dt.datetime
-) -> tuple[str, dt.date] | None:
-    """(DISABLE or DISABLE_UNUSED, the earliest DisableDate) when a disable is due, else None."""
+) -> tuple[str, dt.date, dt.date | None] | None:
+    """(DISABLE or DISABLE_UNUSED, the earliest DisableDate, the day an announcement must be
+    made on or after to count) when a disable is due, else None."""
     assert key.create_date is not None
     if rules.remind_only:
         return None
     if age > rules.disable_days:
-        return DISABLE, (key.create_date + rules.disable_days * _DAY).date()
+        return DISABLE, (key.create_date + rules.disable_days * _DAY).date(), None
     idle_since = key.last_used or key.create_date
     limit = rules.disable_unused_days
     if limit is not None and whole_days(idle_since, now) > limit:
-        return DISABLE_UNUSED, (idle_since + limit * _DAY).date()
+        # A key used again starts a new idle period: a warning about an earlier one is void.
+        return DISABLE_UNUSED, (idle_since + limit * _DAY).date(), idle_since.date()
     return None
+
+
+def _announced(state: KeyState, since: dt.date | None) -> dt.date | None:
+    """The DisableDate announced for this track: none if announced before ``since``."""
+    if since is not None and (state.last_reminded is None or state.last_reminded < since):
+        return None
+    return state.disable_date
 
 
 def _active(
@@ -179,10 +190,11 @@ def _active(
     track = _disable_track(key, age, rules, now)
     announced = state.disable_date
     if track is not None:
-        action, earliest = track
-        if announced is None and rules.grace_days == 0:
-            return Decision(action, age, earliest)  # no warning period: at once
+        action, earliest, since = track
+        announced = _announced(state, since)
         if announced is None:  # the final reminder, whatever --remind-every says
+            # With --grace-days 0 it names today: a later run (the same day or after) disables,
+            # so no key is disabled before an accepted reminder announced its date.
             return Decision(
                 REMIND, age, max(earliest, today + rules.grace_days * _DAY), announces=True
             )
@@ -262,11 +274,23 @@ def decide_member(
     return Decision(EXEMPT, age, reason=EXEMPT_GROUP, notes=exemption(facts, rules, now.date())[1])
 
 
+def credible_state(
+    key: KeyFacts, state: KeyState, rules: EnforceSettings, today: dt.date
+) -> tuple[KeyState, str | None]:
+    """The key's state, or NO_STATE and why when its ``d`` is later than this tool announces."""
+    if key.create_date is None:
+        return state, None
+    latest = (key.create_date + rules.disable_days * _DAY).date()  # besides reminder + grace
+    flaw = incredible_date(key.access_key_id or "", state, latest, rules.grace_days, today)
+    return (state, None) if flaw is None else (NO_STATE, flaw)
+
+
 def decide(
     key: KeyFacts, user: UserFacts, rules: EnforceSettings, now: dt.datetime
 ) -> Decision | None:
     """The one action for this key, or None when nothing is due (the key is not listed)."""
     state = user.states.get(key.access_key_id or "", NO_STATE)
+    state, flaw = credible_state(key, state, rules, now.date())
     base = planned(key, state, rules, now)
     if base is None:
         return None
@@ -276,6 +300,7 @@ def decide(
     if user.unreadable is not None:
         return Decision(SKIPPED, base.age_days, reason=USER_UNREADABLE, notes=(user.unreadable,))
     exempt, notes = exemption(user, rules, now.date())
+    notes += user.notes + ((flaw,) if flaw else ())
     if exempt is not None:
-        return Decision(EXEMPT, base.age_days, reason=exempt, notes=notes + user.notes)
-    return replace(base, notes=notes + user.notes)
+        return Decision(EXEMPT, base.age_days, reason=exempt, notes=notes)
+    return replace(base, notes=notes, state_ignored=flaw is not None)

@@ -27,6 +27,8 @@ def change_of(item: Item, today: dt.date) -> tuple[bool, KeyState | None]:
     """(whether the item changes the tag, the key's new state or None to forget the key)."""
     key_id = item.key.access_key_id or ""
     state = item.user.facts.states.get(key_id, NO_STATE)
+    if item.decision.state_ignored:  # an entry not believed is not merged into the new one
+        state = NO_STATE
     action = item.decision.action
     if not item.applied:
         return False, None

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from awscli_rotate_key.admin.enforce import EnforceSettings
-from awscli_rotate_key.admin.enforce_rules import SettingsConflict
+from awscli_rotate_key.admin.enforce_rules import MAX_DAYS, SettingsConflict
 
 T = TypeVar("T")
 
@@ -26,15 +26,15 @@ _ADDRESS = re.compile(r"[^@\s<>,]+@[^@\s<>,]+\.[^@\s<>,]+")
 _TOPIC_ARN = re.compile(r"arn:aws[\w-]*:sns:[\w-]+:\d{12}:[\w-]{1,256}")
 
 # Environment variable -> its EnforceSettings field (and what its value must be).
-WHOLE_NUMBERS = {  # name -> (field, the least value)
-    "REMIND_DAYS": ("remind_days", 0),
-    "DISABLE_DAYS": ("disable_days", 0),
-    "GRACE_DAYS": ("grace_days", 0),
-    "REMIND_EVERY": ("remind_every", 1),
-    "MAX_EXEMPTION_DAYS": ("max_exemption_days", 0),
-    "DELETE_DAYS": ("delete_days", 0),  # unset: never
-    "DISABLE_UNUSED_DAYS": ("disable_unused_days", 0),  # unset: never
-    "MAX_CONCURRENCY": ("max_concurrency", 1),
+WHOLE_NUMBERS = {  # name -> (field, the least value, the greatest)
+    "REMIND_DAYS": ("remind_days", 0, MAX_DAYS),
+    "DISABLE_DAYS": ("disable_days", 0, MAX_DAYS),
+    "GRACE_DAYS": ("grace_days", 0, MAX_DAYS),
+    "REMIND_EVERY": ("remind_every", 1, MAX_DAYS),
+    "MAX_EXEMPTION_DAYS": ("max_exemption_days", 0, MAX_DAYS),
+    "DELETE_DAYS": ("delete_days", 0, MAX_DAYS),  # unset: never
+    "DISABLE_UNUSED_DAYS": ("disable_unused_days", 0, MAX_DAYS),  # unset: never
+    "MAX_CONCURRENCY": ("max_concurrency", 1, None),
 }
 SWITCHES = {"REMIND_ONLY": "remind_only", "APPLY": "apply", "ORGANIZATION": "organization"}
 # name -> (field, pattern, what a value must be)
@@ -53,7 +53,7 @@ LISTS = {
 }
 VARIABLES = (*WHOLE_NUMBERS, *SWITCHES, *TEXTS, *LISTS)
 VARIABLE_OF = {  # EnforceSettings field -> its variable
-    **{field_name: name for name, (field_name, _) in WHOLE_NUMBERS.items()},
+    **{field_name: name for name, (field_name, _, _) in WHOLE_NUMBERS.items()},
     **{field_name: name for name, field_name in SWITCHES.items()},
     **{field_name: name for name, (field_name, _, _) in (*TEXTS.items(), *LISTS.items())},
 }
@@ -71,8 +71,8 @@ def settings_from(environ: Mapping[str, str], event: Any = None) -> EnforceSetti
     """The run's settings; SettingError for the first variable that cannot be used."""
     values: dict[str, Any] = {}
     read = _Reader(environ)
-    for name, (field_name, minimum) in WHOLE_NUMBERS.items():
-        read.into(values, field_name, name, _whole_number, minimum=minimum)
+    for name, (field_name, minimum, maximum) in WHOLE_NUMBERS.items():
+        read.into(values, field_name, name, _whole_number, minimum=minimum, maximum=maximum)
     for name, field_name in SWITCHES.items():
         read.into(values, field_name, name, _switch)
     for name, (field_name, pattern, what) in TEXTS.items():
@@ -115,11 +115,15 @@ class _Reader:
                 raise SettingError(name, str(error)) from None
 
 
-def _whole_number(raw: str, minimum: int = 0) -> int:
+def _whole_number(raw: str, minimum: int = 0, maximum: int | None = None) -> int:
     if not _WHOLE.fullmatch(raw):
         raise ValueError(f"{raw!r} is not a whole number")
+    if maximum is not None and len(raw.lstrip("0")) > len(str(maximum)):  # before int(): 4300
+        raise ValueError(f"must be {maximum} or less, not {raw[:20]}...")
     if int(raw) < minimum:
         raise ValueError(f"must be {minimum} or more, not {int(raw)}")
+    if maximum is not None and int(raw) > maximum:
+        raise ValueError(f"must be {maximum} or less, not {int(raw)}")
     return int(raw)
 
 

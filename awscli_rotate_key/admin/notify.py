@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from awscli_rotate_key.admin.enforce_accounts import DISABLES, AccountWork, Item
+from awscli_rotate_key.admin.enforce_accounts import DISABLES, EXCLUDED_NOTE, AccountWork, Item
 from awscli_rotate_key.admin.enforce_rules import ACTIONS, EXEMPT, EXEMPT_GROUP, INVALID_EXEMPTION
 from awscli_rotate_key.admin.enforce_rules import REMIND as REMINDER
 from awscli_rotate_key.admin.report import AWS_FAILURES, describe_failure
@@ -115,11 +115,21 @@ def _row(item: Item) -> str:
     return "  " + ", ".join(parts)
 
 
+def announced_here(items: Sequence[Item]) -> list[Item]:
+    """The reminders the summary itself announces: those of owners without an address."""
+    return [
+        i
+        for i in items
+        if i.decision.action == REMINDER and i.recipient is None and i.reason is None
+    ]
+
+
 def summary_sections(
     works: Sequence[AccountWork], items: Sequence[Item], problems: Sequence[str], applied: bool
 ) -> list[tuple[str, list[str]]]:
-    """(heading, lines) of the summary, most important first."""
+    """(heading, lines) of the summary after its announcements, most important first."""
     done = [i for i in items if i.applied or (not applied and i.decision.action in ACTIONS[:4])]
+    notes = [(w.account_id, note) for w in works for note in w.notes]
     return [
         (
             "Could not be done",
@@ -128,17 +138,17 @@ def summary_sections(
             + [_row(i) for i in items if i.failed or (i.reason == "NoRecipient")],
         ),
         (
-            "Owners without an address (announced here)",
-            [_row(i) for i in items if i.recipient is None and i.decision.action == REMINDER],
-        ),
-        (
             "Invalid exemptions",
             [_row(i) + " " + n for i in items for n in i.notes if n.startswith(INVALID_EXEMPTION)],
         ),
         (
             "Group exemptions (keys kept by group membership, with their age)",
-            [f"  account {w.account_id}: {note}" for w in works for note in w.notes]
+            [f"  account {a}: {note}" for a, note in notes if note.startswith("EXEMPT_GROUP")]
             + [_row(i) for i in items if i.decision.action == EXEMPT and i.reason == EXEMPT_GROUP],
+        ),
+        (
+            "Excluded accounts (not read)",
+            [f"  account {a}: {note}" for a, note in notes if note.startswith(EXCLUDED_NOTE)],
         ),
         ("Done" if applied else "Planned (dry run: nothing was changed)", [_row(i) for i in done]),
     ]
@@ -150,8 +160,12 @@ def admin_message(
     problems: Sequence[str],
     applied: bool,
     now: dt.datetime,
-) -> tuple[str, str]:
-    """(subject, body) of the summary, cut to fit SNS's 256 KB."""
+) -> tuple[str, str, list[Item]]:
+    """(subject, body, the reminders it announces) of the summary, cut to fit SNS's 256 KB.
+
+    The reminders of owners without an address come first; one whose line was cut off is not
+    in the list returned, so it is not announced (a later run announces it).
+    """
     counts = {a: sum(i.decision.action == a for i in items) for a in ACTIONS}
     said = ", ".join(f"{n} {a}" for a, n in counts.items() if n) or "nothing to do"
     subject = f"enforce-key-rotation: {said}"[:SUBJECT_LIMIT]
@@ -160,25 +174,37 @@ def admin_message(
         + ("" if applied else " (dry run)"),
         "Counts: " + ", ".join(f"{a} {n}" for a, n in counts.items()),
     ]
-    lines = head + [
-        line
+    lines: list[tuple[str, Item | None]] = [(line, None) for line in head]
+    here = announced_here(items)
+    if here:
+        lines += [("", None), ("Owners without an address (announced here):", None)]
+        lines += [(_row(i), i) for i in here]
+    lines += [
+        (line, None)
         for heading, rows in summary_sections(works, items, problems, applied)
         if rows
         for line in ["", f"{heading}:", *rows]
     ]
-    return subject, _fit(lines)
+    body, kept = _fit(lines)
+    return subject, body, kept
 
 
-def _fit(lines: list[str]) -> str:
+def _fit(lines: Sequence[tuple[str, Item | None]]) -> tuple[str, list[Item]]:
+    """The lines that fit the budget, and the items whose line is among them."""
     out: list[str] = []
+    kept: list[Item] = []
     size = 0
-    for n, line in enumerate(lines):
+    for n, (line, item) in enumerate(lines):
         size += len(line.encode("utf-8")) + 1
         if size > SUMMARY_BUDGET:
+            cut = sum(item is not None for _, item in lines[n:])
             out.append(
                 f"... {len(lines) - n} more line(s): the full list is in the command's output "
                 "(or the function's log)"
+                + (f"; {cut} key(s) not announced here: a later run announces them" if cut else "")
             )
             break
         out.append(line)
-    return "\n".join(out) + "\n"
+        if item is not None:
+            kept.append(item)
+    return "\n".join(out) + "\n", kept

@@ -43,8 +43,9 @@ class EnforceKeyRotationCommand(BasicCommand):
         arg("disable-days", "<p>Disable an Active key older than this many days, on or after "
              "the <code>DisableDate</code> announced to its owner (default 120; not less than "
              "<code>--remind-days</code>).</p>"),
-        arg("grace-days", "<p>Days between the first reminder that announces a disable and the "
-             "disable (default 7; 0 disables at once).</p>"),
+        arg("grace-days", "<p>Days between the final reminder that announces a disable and the "
+             "disable (default 7; 0: the reminder names today and the next run disables). At "
+             "most 36500, as every day option.</p>"),
         arg("remind-every", "<p>At most one reminder per key every this many days, except the "
              "final one that announces the <code>DisableDate</code> (default 7).</p>"),
         arg("remind-only", "<p>Only remind: never disable or delete.</p>", action="store_true"),
@@ -66,8 +67,9 @@ class EnforceKeyRotationCommand(BasicCommand):
              "invalid (default 180).</p>"),
         arg("exempt-group", "<p>Users in these IAM groups are exempt (listed in every "
              "summary).</p>", nargs="+"),
-        arg("exclude-account-ids", "<p>Never act in these accounts (break-glass accounts); "
-             "their keys are SKIPPED.</p>", nargs="+"),
+        arg("exclude-account-ids", "<p>Never assume, read or act in these accounts "
+             "(break-glass accounts); each is listed in <code>Accounts</code> with the note "
+             "<code>EXCLUDED_ACCOUNT</code>.</p>", nargs="+"),
         arg("apply", "<p>Act: disable, delete, e-mail, publish and write the state tags. "
              "Without it the run is a dry run that changes and sends nothing.</p>",
              action="store_true"),

@@ -6,9 +6,10 @@ import datetime as dt
 import os
 import sys
 from typing import Any
+from urllib.parse import urlsplit
 
 from awscli_rotate_key.admin.enforce import EnforceRun, EnforceSettings, enforce
-from awscli_rotate_key.admin.enforce_rules import SettingsConflict
+from awscli_rotate_key.admin.enforce_rules import MAX_DAYS, SettingsConflict
 from awscli_rotate_key.admin.organization import DEFAULT_ROLE
 from awscli_rotate_key.admin.report import AWS_FAILURES, describe_failure, parse_timestamp
 from awscli_rotate_key.commands.audit_run import _ACCOUNT_ID, _ROLE_NAME, SessionClients
@@ -19,9 +20,10 @@ from awscli_rotate_key.commands.terminal import no_mfa_prompt_without_terminal, 
 from awscli_rotate_key.errors import EXIT_UNEXPECTED, InvalidOption, Refused
 from awscli_rotate_key.rotate.profiles import static_key_source
 
-# Tests drive the clock with this; it is honoured only with an endpoint URL (a local emulator
-# such as moto), never against AWS itself, and the run says so on stderr.
+# Tests drive the clock with this; it is honoured only with an endpoint URL on this machine (a
+# local emulator such as moto), never against AWS itself, and the run says so on stderr.
 TEST_NOW = "AWSCLI_ROTATE_KEY_TEST_NOW"
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
 _EMAIL = r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+"
 _TAG_KEY = r"[\w .:/=+\-@]{1,128}"
 _GROUP = r"[\w+=,.@-]{1,128}"
@@ -31,7 +33,7 @@ MAX_FAILURE_LINES = 20
 
 def _days(parsed_args: Any, option: str, default: int | None, minimum: int = 0) -> int | None:
     value = getattr(parsed_args, option.replace("-", "_"))
-    return whole_number(option, value, "days", minimum=minimum, default=default)
+    return whole_number(option, value, "days", minimum=minimum, default=default, maximum=MAX_DAYS)
 
 
 def _texts(option: str, values: list[str] | None, pattern: str, what: str) -> tuple[str, ...]:
@@ -98,14 +100,18 @@ def _parsed(parsed_args: Any) -> EnforceSettings:
 
 
 def signing_key_ids(session: Any, parsed_globals: Any) -> frozenset[str]:
-    """The caller's own key and, for an assume-role profile, the static key at the chain's end.
+    """The caller's own key and, for an assume-role profile, the static key at the chain's end
+    (a source_profile's, or the environment's for ``credential_source = Environment``).
 
-    Disabling either would lock this run (and the next) out.
+    Disabling either would lock this run (and the next) out. The environment's key counts
+    whenever it is set: it signs the run or the AssumeRole behind it, or is the operator's.
     """
     ids = set()
     credentials = session.get_credentials()
     if credentials is not None:
         ids.add(str(credentials.get_frozen_credentials().access_key))
+    if os.environ.get("AWS_ACCESS_KEY_ID", "").strip():
+        ids.add(os.environ["AWS_ACCESS_KEY_ID"].strip())
     profiles = session.full_config.get("profiles", {})
     try:
         source = static_key_source(
@@ -128,12 +134,23 @@ def run_time(parsed_globals: Any) -> dt.datetime:
     forced = os.environ.get(TEST_NOW)
     if not forced:
         return now
-    if not (parsed_globals.endpoint_url or os.environ.get("AWS_ENDPOINT_URL")):
-        _say(f"{TEST_NOW} ignored: it is honoured only with --endpoint-url (an emulator)")
+    endpoint = parsed_globals.endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or ""
+    if _host(endpoint) not in _LOOPBACK:
+        _say(
+            f"{TEST_NOW} ignored: it is honoured only with an --endpoint-url on this machine "
+            "(127.0.0.1, localhost or ::1: an emulator)"
+        )
         return now
     clock = parse_timestamp(forced)
     _say(f"clock set to {clock.isoformat()} by {TEST_NOW} (tests only)")
     return clock
+
+
+def _host(url: str) -> str | None:
+    try:
+        return urlsplit(url).hostname
+    except ValueError:  # e.g. an unclosed IPv6 bracket: not this machine
+        return None
 
 
 def run(session: Any, parsed_args: Any, parsed_globals: Any) -> int:

@@ -23,19 +23,34 @@ _WHOLE = re.compile(r"^-?[0-9]+$")
 
 
 def whole_number(
-    option: str, value: str | None, unit: str = "", minimum: int = 0, default: int | None = None
+    option: str,
+    value: str | None,
+    unit: str = "",
+    minimum: int = 0,
+    default: int | None = None,
+    maximum: int | None = None,
 ) -> int | None:
-    """``value`` as an int of at least ``minimum``; ``default`` when the option was not given."""
+    """``value`` as an int from ``minimum`` to ``maximum`` (if given); ``default`` when the
+    option was not given."""
     if value is None:
         return default
     of_unit = f" of {unit}" if unit else ""
     if not _WHOLE.match(value):
         raise InvalidOption(option, f"{value!r} is not a whole number{of_unit}")
-    number = int(value)
+    in_unit = f" {unit}" if unit else ""
+    number, shown = (int(value), str(int(value))) if maximum is None else _bounded_int(value)
     if number < minimum:
-        in_unit = f" {unit}" if unit else ""
-        raise InvalidOption(option, f"must be {minimum} or more{in_unit}, not {number}")
+        raise InvalidOption(option, f"must be {minimum} or more{in_unit}, not {shown}")
+    if maximum is not None and number > maximum:
+        raise InvalidOption(option, f"must be {maximum} or less{in_unit}, not {shown}")
     return number
+
+
+def _bounded_int(value: str) -> tuple[int, str]:
+    """(the number, how a message shows it); past 18 digits +-10**18 (int() refuses 4300)."""
+    if len(value.lstrip("-").lstrip("0")) <= 18:
+        return int(value), str(int(value))
+    return (-1 if value.startswith("-") else 1) * 10**18, value[:20] + "..."
 
 
 def text(option: str, value: str | None, pattern: str | None = None, what: str = "") -> str | None:

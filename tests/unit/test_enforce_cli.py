@@ -48,16 +48,75 @@ def test_environment_credentials_are_the_only_signing_key(monkeypatch: pytest.Mo
     assert signing_key_ids(session, SimpleNamespace(profile=None)) == {"AKIAENV0000000000000"}
 
 
-def test_the_test_clock_needs_an_endpoint_url(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def test_credential_source_environment_protects_the_environments_static_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The run signs with the role's session key; the environment's key signed AssumeRole."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAENV0000000000000")
+    profiles = {"admin": {"role_arn": "arn:aws:iam::1:role/a", "credential_source": "Environment"}}
+    session = FakeSession("admin", profiles, "ASIASESSION000000000")
+    ids = signing_key_ids(session, SimpleNamespace(profile="admin"))
+    assert ids == {"ASIASESSION000000000", "AKIAENV0000000000000"}
+
+
+def test_the_environments_key_is_protected_whatever_the_profile(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAENV0000000000000")
+    profiles = {"p": {"aws_access_key_id": "AKIAFILE000000000000", "aws_secret_access_key": "s"}}
+    session = FakeSession("p", profiles, "AKIAFILE000000000000")
+    ids = signing_key_ids(session, SimpleNamespace(profile="p"))
+    assert ids == {"AKIAFILE000000000000", "AKIAENV0000000000000"}
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [None, "https://iam.amazonaws.com", "https://127.0.0.1.example.com", "http://[::1"],
+)
+def test_the_test_clock_needs_an_endpoint_url_on_this_machine(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], endpoint: str | None
 ) -> None:
     monkeypatch.setenv(TEST_NOW, "2030-01-02T03:04:05Z")
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    assert run_time(SimpleNamespace(endpoint_url=None)).year != 2030
-    assert "ignored: it is honoured only with --endpoint-url" in capsys.readouterr().err
-    forced = run_time(SimpleNamespace(endpoint_url="http://127.0.0.1:5000"))
+    assert run_time(SimpleNamespace(endpoint_url=endpoint)).year != 2030
+    assert "ignored: it is honoured only with an --endpoint-url on this machine" in (
+        capsys.readouterr().err
+    )
+    if endpoint:  # the environment's endpoint URL is judged the same way
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+        assert run_time(SimpleNamespace(endpoint_url=None)).year != 2030
+
+
+@pytest.mark.parametrize(
+    "endpoint", ["http://127.0.0.1:5000", "http://localhost:5000/", "http://[::1]:5000"]
+)
+def test_the_test_clock_is_honoured_with_a_loopback_endpoint(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], endpoint: str
+) -> None:
+    monkeypatch.setenv(TEST_NOW, "2030-01-02T03:04:05Z")
+    forced = run_time(SimpleNamespace(endpoint_url=endpoint))
     assert forced.isoformat() == "2030-01-02T03:04:05+00:00"
     assert "clock set to 2030-01-02T03:04:05+00:00" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        "remind-days",
+        "disable-days",
+        "grace-days",
+        "remind-every",
+        "delete-days",
+        "disable-unused-days",
+        "max-exemption-days",
+    ],
+)
+def test_day_options_are_at_most_a_century(option: str) -> None:
+    """Past that, date arithmetic overflows (OverflowError, not a message)."""
+    big = {"remind_days": "36500", "disable_days": "36500"}  # so the cross rule holds
+    settings_from(parsed_args(**{**big, option.replace("-", "_"): "36500"}))
+    with pytest.raises(InvalidOption, match="must be 36500 or less days, not 1000000000"):
+        settings_from(parsed_args(**{**big, option.replace("-", "_"): "1000000000"}))
 
 
 def test_progress_only_for_an_organization_on_a_terminal() -> None:

@@ -110,9 +110,73 @@ def test_an_early_reminder_announces_the_later_of_create_plus_disable_days_and_g
     )
 
 
-def test_grace_days_0_disables_at_once() -> None:
+def test_grace_days_0_announces_today_and_any_later_run_disables() -> None:
+    """No key is disabled before an accepted reminder announced its date, even with no grace:
+    the final reminder names today, and the next run (the same day or later) disables."""
     no_grace = replace(RULES, grace_days=0)
-    assert decide(key(130), user(), no_grace, NOW) == Decision(DISABLE, 130, day("2024-05-22"))
+    assert decide(key(130), user(), no_grace, NOW) == Decision(
+        REMIND, 130, day("2024-06-01"), announces=True
+    )
+    announced_today = KeyState(day("2024-06-01"), day("2024-06-01"))
+    assert decide(key(130), user(announced_today), no_grace, NOW) == Decision(
+        DISABLE, 130, day("2024-06-01")
+    )
+    unused = replace(no_grace, disable_unused_days=30)
+    assert decide(key(60), user(), unused, NOW) == Decision(
+        REMIND, 60, day("2024-06-01"), announces=True
+    )
+
+
+def test_a_reactivated_key_gets_a_final_reminder_with_a_fresh_grace() -> None:
+    """A disable leaves only x in the tag (no d): reactivated, the key is announced anew."""
+    disabled_yesterday = KeyState(deactivated=day("2024-05-31"))
+    assert decide(key(130), user(disabled_yesterday), RULES, NOW) == Decision(
+        REMIND, 130, day("2024-06-08"), announces=True
+    )
+
+
+def test_a_key_used_again_after_an_unused_announcement_is_announced_anew() -> None:
+    """Announced unused 60 days ago (d long past), used 46 days ago, idle again past 45 days:
+    the old announcement was about an earlier idle period, so a new final reminder."""
+    rules = replace(RULES, disable_unused_days=45)
+    relapsed = key(80, last_used=NOW - dt.timedelta(days=46))
+    old = KeyState(day("2024-04-02"), day("2024-04-09"))
+    assert decide(relapsed, user(old), rules, NOW) == Decision(
+        REMIND, 80, day("2024-06-08"), announces=True
+    )
+    # Reminded on or after the idle period began (2024-04-16): the announcement holds.
+    current = KeyState(day("2024-05-25"), day("2024-06-01"))
+    assert decide(relapsed, user(current), rules, NOW) == Decision(
+        DISABLE_UNUSED, 80, day("2024-06-01")
+    )
+    on_the_day = KeyState(day("2024-04-16"), day("2024-05-31"))
+    assert decide(relapsed, user(on_the_day), rules, NOW) == Decision(
+        DISABLE_UNUSED, 80, day("2024-05-31")
+    )
+
+
+def test_a_disable_date_later_than_this_tool_announces_is_ignored_and_reported() -> None:
+    """A hand-written far-future d would be an exemption past --max-exemption-days."""
+    far = KeyState(day("2024-05-30"), day("9999-12-31"))
+    got = decide(key(130), user(far), RULES, NOW)
+    assert got is not None and (got.action, got.disable_date) == (REMIND, day("2024-06-08"))
+    assert got.announces and got.state_ignored
+    assert got.notes == (
+        "STATE_TAG_IGNORED: key-rotation-state entry of AKIAAAAAAAAAAAAAAAAA: DisableDate "
+        "9999-12-31 is later than this tool announces (at most 2024-06-06 with these options); "
+        "the key is judged as never announced",
+    )
+    # The latest it could announce: reminder + grace + 7 days' margin, or CreateDate + 120.
+    assert (
+        decide(key(130), user(KeyState(day("2024-05-30"), day("2024-06-13"))), RULES, NOW) is None
+    )
+    beyond = decide(key(130), user(KeyState(day("2024-05-30"), day("2024-06-14"))), RULES, NOW)
+    assert beyond is not None and beyond.state_ignored
+    early = KeyState(day("2024-05-30"), day("2024-06-25"))  # a 95-day key: CreateDate + 120
+    assert decide(key(95), user(early), RULES, NOW) is None
+    no_reminder = KeyState(disable_date=day("2024-07-01"))  # today + 7 + 7 at most
+    got = decide(key(130), user(no_reminder), RULES, NOW)
+    assert got is not None and got.state_ignored and got.action == REMIND
 
 
 def test_remind_only_never_disables_or_deletes() -> None:

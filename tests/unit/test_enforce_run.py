@@ -74,6 +74,7 @@ class Outbox:
     mails: list[tuple[list[str], str, str]] = field(default_factory=list)
     published: list[tuple[str, str]] = field(default_factory=list)
     refuse_mail: ClientError | None = None
+    refuse_publish: ClientError | None = None
 
     def send_email(self, Source: str, Destination: Any, Message: Any) -> None:
         if self.refuse_mail:
@@ -82,15 +83,21 @@ class Outbox:
         self.mails.append((Destination["ToAddresses"], Message["Subject"]["Data"], body))
 
     def publish(self, TopicArn: str, Subject: str, Message: str) -> None:
+        if self.refuse_publish:
+            raise self.refuse_publish
         self.published.append((Subject, Message))
 
 
+@dataclass
 class FakeSts:
+    assumed: list[str] = field(default_factory=list)  # the role ARNs, in order
+
     def get_caller_identity(self) -> dict[str, str]:
         return {"Account": CALLER, "Arn": f"arn:aws:iam::{CALLER}:user/admin"}
 
     def assume_role(self, RoleArn: str, RoleSessionName: str) -> dict[str, Any]:
         assert RoleSessionName == "enforce-key-rotation"
+        self.assumed.append(RoleArn)
         return {"Credentials": {"Account": RoleArn.split(":")[4]}}
 
 
@@ -98,9 +105,10 @@ class FakeSts:
 class FakeClients:
     accounts: dict[str, EnforceIam]
     outbox: Outbox = field(default_factory=Outbox)
+    sts: FakeSts = field(default_factory=FakeSts)
 
     def client(self, service: str, credentials: dict[str, Any] | None = None) -> Any:
-        return {"sts": FakeSts(), "iam": self.accounts[CALLER]}.get(service, self.outbox)
+        return {"sts": self.sts, "iam": self.accounts[CALLER]}.get(service, self.outbox)
 
     def member_iam(self, credentials: dict[str, Any]) -> Any:
         return self.accounts[credentials["Account"]]
@@ -301,7 +309,7 @@ def test_the_administrators_summary_stays_under_snss_limit() -> None:
     users = {f"user{n:05d}": [FakeKey(f"AKIA{n:016d}", days_ago(400))] for n in range(6000)}
     clients = world(**users)
     run = enforce(clients, replace(SETTINGS, apply=False, sns_topic_arn="arn:t"), NOW)
-    _, body = admin_message(run.accounts, run.items, [], False, NOW)
+    _, body, _ = admin_message(run.accounts, run.items, [], False, NOW)
     assert len(body.encode()) < SNS_LIMIT
     assert "more line(s): the full list is in the command's output" in body
 
@@ -405,3 +413,143 @@ def test_the_owners_email_says_how_to_rotate_and_where_to_read_more_without_a_ma
     assert "aws iam rotate-my-key help" in body
     assert 'the section "rotate-my-key" of the awscli-rotate-key README' in body
     assert "http" not in body  # the project has no public URL to point to (setup.cfg: none)
+
+
+OWNERLESS = 6000  # keys of owners without an address: their lines overflow SNS's limit
+
+
+def test_a_cut_administrators_summary_announces_only_the_keys_whose_line_it_kept() -> None:
+    users = {f"user{n:05d}": [FakeKey(f"AKIA{n:016d}", days_ago(130))] for n in range(OWNERLESS)}
+    clients = world(**users)
+    run = enforce(clients, replace(SETTINGS, sns_topic_arn="arn:t"), NOW)
+    ((_, message),) = clients.outbox.published
+    assert len(message.encode()) < SNS_LIMIT
+    assert message.split("\n")[3] == "Owners without an address (announced here):"  # first
+    listed = {i.key.access_key_id for i in run.items if f" {i.key.access_key_id}," in message}
+    told = {i.key.access_key_id for i in run.items if i.applied}
+    assert told == listed and 0 < len(told) < OWNERLESS
+    cut = OWNERLESS - len(told)
+    assert f"; {cut} key(s) not announced here: a later run announces them" in message
+    tags = clients.accounts[CALLER].tags
+    for item in run.items:
+        tagged = STATE_TAG in tags.get(item.key.user_name, {})
+        assert tagged == item.applied, item.key.access_key_id
+        if not item.applied:
+            assert item.notes == [
+                "NO_OWNER_ADDRESS: no email tag on the user; for the administrators' summary",
+                "NOT_ANNOUNCED: the administrators' summary was full; a later run announces it",
+            ]
+    assert run.exit_code == 0
+
+
+def test_a_refused_administrators_summary_announces_nothing() -> None:
+    clients = world(alice=[FakeKey("AKIAAAAAAAAAAAAAAAA1", days_ago(130))])
+    clients.outbox.refuse_publish = refused("Publish", "AuthorizationError", "no")
+    run = enforce(clients, replace(SETTINGS, sns_topic_arn="arn:aws:sns:us-east-1:1:t"), NOW)
+    (item,) = run.to_output()["Actions"]
+    assert (item["Action"], item["Applied"]) == ("REMIND", False)
+    assert item["Reason"] == "the administrators' summary was not accepted (not reminded)"
+    assert mutations(clients.accounts[CALLER]) == []  # no tag: the grace does not start
+    assert run.problems == [
+        "administrators' summary to arn:aws:sns:us-east-1:1:t: Publish: AuthorizationError: no"
+    ]
+    assert run.exit_code == 12
+
+
+def test_excluded_accounts_are_listed_but_never_assumed_or_read() -> None:
+    clients = world(alice=[FakeKey("AKIAAAAAAAAAAAAAAAA1", days_ago(400))])
+    clients.accounts[MEMBER] = EnforceIam(MEMBER, {"bob": [FakeKey("AKIABBBBBBBBBBBBBBB1", NOW)]})
+    clients.accounts["333333333333"] = EnforceIam("333333333333")
+    settings = replace(
+        SETTINGS, account_ids=(CALLER, MEMBER, "333333333333"), exclude_account_ids=(MEMBER,)
+    )
+    run = enforce(clients, settings, NOW)
+    assert clients.accounts[MEMBER].calls == []
+    assert clients.sts.assumed == ["arn:aws:iam::333333333333:role/OrganizationAccountAccessRole"]
+    note = "EXCLUDED_ACCOUNT: excluded from enforcement (break-glass): not read, nothing done"
+    assert run.to_output()["Accounts"] == [
+        {"AccountId": CALLER, "Error": None, "Notes": []},
+        {"AccountId": MEMBER, "Error": None, "Notes": [note]},
+        {"AccountId": "333333333333", "Error": None, "Notes": []},
+    ]
+    assert run.exit_code == 0
+    excluded_caller = enforce(clients, replace(settings, exclude_account_ids=(CALLER,)), NOW)
+    assert excluded_caller.items == [] and excluded_caller.accounts[0].notes == [note]
+
+
+def test_grace_days_0_reminds_first_and_a_later_run_disables() -> None:
+    clients = world(alice=[FakeKey("AKIAAAAAAAAAAAAAAAA1", days_ago(130))])
+    iam = clients.accounts[CALLER]
+    iam.tags = {"alice": {"email": "alice@example.com"}}
+    no_grace = replace(SETTINGS, grace_days=0)
+    first = enforce(clients, no_grace, NOW)
+    assert actions(first) == {"AKIAAAAAAAAAAAAAAAA1": ("REMIND", True)}
+    assert first.to_output()["Actions"][0]["DisableDate"] == "2024-06-01"
+    assert mutations(iam) == ["TagUser alice"]
+    second = enforce(clients, no_grace, NOW + dt.timedelta(hours=1))
+    assert actions(second) == {"AKIAAAAAAAAAAAAAAAA1": ("DISABLE", True)}
+    assert [m[1] for m in clients.outbox.mails] == [
+        "Your AWS access keys: time to rotate",
+        "Your AWS access keys: a key was disabled",
+    ]
+
+
+def test_grace_days_0_never_disables_a_key_nobody_can_be_told_about() -> None:
+    clients = world(alice=[FakeKey("AKIAAAAAAAAAAAAAAAA1", days_ago(400))])
+    for _ in range(2):
+        run = enforce(clients, replace(SETTINGS, grace_days=0), NOW)
+        (item,) = run.to_output()["Actions"]
+        assert (item["Action"], item["Reason"], item["Applied"]) == ("REMIND", "NoRecipient", False)
+    assert mutations(clients.accounts[CALLER]) == []
+
+
+def test_a_far_future_disable_date_is_reported_and_replaced_not_kept() -> None:
+    clients = world(alice=[FakeKey("AKIAAAAAAAAAAAAAAAA1", days_ago(130))])
+    iam = clients.accounts[CALLER]
+    far = "v1 AKIAAAAAAAAAAAAAAAA1/r2024-05-30/d9999-12-31"
+    iam.tags = {"alice": {"email": "alice@example.com", STATE_TAG: far}}
+    run = enforce(clients, SETTINGS, NOW)
+    (item,) = run.to_output()["Actions"]
+    assert (item["Action"], item["DisableDate"], item["Applied"]) == ("REMIND", "2024-06-08", True)
+    assert item["Notes"][0].startswith("STATE_TAG_IGNORED: key-rotation-state entry of ")
+    assert iam.tags["alice"][STATE_TAG] == "v1 AKIAAAAAAAAAAAAAAAA1/r2024-06-01/d2024-06-08"
+
+
+def test_a_reactivated_key_is_reminded_with_a_fresh_grace_then_disabled_again() -> None:
+    clients = world(alice=[FakeKey("AKIAAAAAAAAAAAAAAAA1", days_ago(130))])
+    iam = clients.accounts[CALLER]
+    iam.tags = {"alice": {STATE_TAG: "v1 AKIAAAAAAAAAAAAAAAA1/r2024-05-20/d2024-05-27"}}
+    enforce(clients, SETTINGS, NOW - dt.timedelta(days=1))
+    assert iam.tags["alice"][STATE_TAG] == "v1 AKIAAAAAAAAAAAAAAAA1/x2024-05-31"
+    iam.users["alice"][0].status = "Active"  # an administrator undoes the disable
+    again = enforce(clients, replace(SETTINGS, sns_topic_arn="arn:t"), NOW)
+    assert actions(again) == {"AKIAAAAAAAAAAAAAAAA1": ("REMIND", True)}
+    assert again.to_output()["Actions"][0]["DisableDate"] == "2024-06-08"
+    assert (
+        iam.tags["alice"][STATE_TAG]
+        == "v1 AKIAAAAAAAAAAAAAAAA1/r2024-06-01/d2024-06-08/x2024-05-31"
+    )
+    assert enforce(clients, SETTINGS, NOW + dt.timedelta(days=7)).items[0].decision.action == (
+        "DISABLE"
+    )
+
+
+def test_the_state_tag_keeps_the_entry_of_a_listed_key_the_report_did_not_match() -> None:
+    from awscli_rotate_key.admin.audit import Listing
+    from awscli_rotate_key.admin.enforce_accounts import held_keys
+    from awscli_rotate_key.admin.enforce_rules import KeyFacts
+    from awscli_rotate_key.keys import AccessKey
+
+    listed = Listing(
+        (
+            AccessKey("AKIAAAAAAAAAAAAAAAA1", "Active", NOW),
+            AccessKey("AKIAAAAAAAAAAAAAAAA2", "Active", NOW),
+        )
+    )
+    matched = [KeyFacts(CALLER, "alice", "AKIAAAAAAAAAAAAAAAA1", "Active", NOW)]
+    unmatched = [KeyFacts(CALLER, "alice", None, "Active", NOW)]
+    assert held_keys(listed, matched + unmatched) == (
+        "AKIAAAAAAAAAAAAAAAA1",
+        "AKIAAAAAAAAAAAAAAAA2",
+    )
+    assert held_keys(Listing(None, "denied"), matched) == ("AKIAAAAAAAAAAAAAAAA1",)

@@ -75,7 +75,7 @@ def test_every_variable_is_read() -> None:
 
 def test_every_option_has_a_variable() -> None:
     named = {
-        *(field for field, _ in WHOLE_NUMBERS.values()),
+        *(field for field, _, _ in WHOLE_NUMBERS.values()),
         *SWITCHES.values(),
         *(field for field, _, _ in TEXTS.values()),
         *(field for field, _, _ in LISTS.values()),
@@ -94,6 +94,9 @@ def test_every_option_has_a_variable() -> None:
         ("DELETE_DAYS", "x", "'x' is not a whole number"),
         ("MAX_CONCURRENCY", "0", "must be 1 or more, not 0"),
         ("REMIND_EVERY", "0", "must be 1 or more, not 0"),
+        ("GRACE_DAYS", "1000000000", "must be 36500 or less, not 1000000000"),
+        ("DISABLE_DAYS", "36501", "must be 36500 or less, not 36501"),
+        ("DELETE_DAYS", "9" * 5000, "must be 36500 or less, not 99999999999999999999..."),
         ("SENDER", "security@localhost", "'security@localhost' is not an e-mail address"),
         ("APPLY", "yes", "'yes' is not true or false"),
         ("ORGANIZATION", "1", "'1' is not true or false"),

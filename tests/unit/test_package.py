@@ -93,3 +93,28 @@ def test_every_module_of_the_zip_imports_from_it_without_awscli(
         path=tmp_path,  # not the checkout: the zip's copy must be the one imported
     )
     assert proc.returncode == 0, proc.stderr
+
+
+def _git(tree: Path, *args: str) -> None:
+    import subprocess
+
+    subprocess.run(["git", "-C", str(tree), *args], check=True, capture_output=True)
+
+
+def test_in_a_git_checkout_only_tracked_files_go_in(built: Path, tmp_path: Path) -> None:
+    """Same commit, same bytes: a stray untracked module in the working tree stays out."""
+    tree = tmp_path / "checkout"
+    for name, path in package.sources():
+        (tree / name).parent.mkdir(parents=True, exist_ok=True)
+        (tree / name).write_bytes(path.read_bytes())
+    _git(tree, "init", "-q")
+    _git(tree, "add", "--", package.PACKAGE)
+    stray = tree / package.PACKAGE / "admin" / "scratch.py"
+    stray.write_text("print('not committed')\n")
+    rebuilt = package.build(tmp_path / "tracked.zip", root=tree)
+    assert "awscli_rotate_key/admin/scratch.py" not in zipfile.ZipFile(rebuilt).namelist()
+    assert rebuilt.read_bytes() == built.read_bytes()
+    assert package.left_untracked(tree) == ["awscli_rotate_key/admin/scratch.py"]  # warned of
+    _git(tree, "add", "--", str(stray))
+    tracked = package.build(tmp_path / "with-it.zip", root=tree)
+    assert "awscli_rotate_key/admin/scratch.py" in zipfile.ZipFile(tracked).namelist()
