@@ -43,6 +43,15 @@ def history_suspended() -> Iterator[None]:
             recorder.enable()
 
 
+def history_off_for_this_run() -> None:
+    """Stop the CLI history for the rest of this run, once an MFA session exists: every request
+    made through the session carries its token (X-Amz-Security-Token), and the history records
+    each request's headers (``~/.aws/cli/history/history.db``)."""
+    from botocore.history import get_global_history_recorder
+
+    get_global_history_recorder().disable()
+
+
 def translate(operation: str, call: Callable[[], T]) -> T:
     """Run one botocore call; turn its failures into IamError."""
     try:
@@ -83,23 +92,34 @@ def _timestamp(value: Any) -> dt.datetime:
 class BotocoreIam:
     """IAM calls acting on the signing key's own user (no UserName)."""
 
-    def __init__(self, client: Any, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self, client: Any, sleep: Callable[[float], None] = time.sleep, proof: bool = False
+    ) -> None:
         self._client = client
         self._sleep = sleep
+        self._proof = proof
+
+    def single_attempts(self) -> BotocoreIam:
+        """The same client for the proof (rotate/prove.py): each call one attempt, GetUser
+        without its ListAccessKeys fallback (an AccessDenied counts there). The proof's wait
+        paces its calls, at most one a second before the first success."""
+        return BotocoreIam(self._client, self._sleep, proof=True)
 
     def _read(self, operation: str, call: Callable[[], T]) -> T:
         """Read-only calls are retried on quick transient errors (throttling, 5xx).
 
         Not on timeouts: a hung call already took a whole read timeout, and the waits of the
         core are bounded by --wait-timeout. Not on a key IAM does not know yet: the core's
-        wait (rotate/prove.py) polls for it at its own pace, one call a second.
+        wait (rotate/prove.py) polls for it at its own pace, one call a second. Not at all
+        for the proof (``single_attempts``).
         """
-        for attempt in range(READ_ATTEMPTS):
+        attempts = 1 if self._proof else READ_ATTEMPTS
+        for attempt in range(attempts):
             try:
                 return translate(operation, call)
             except IamError as error:
                 timed_out = error.code in ("ReadTimeout", "ConnectTimeout", *_NOT_YET_KNOWN)
-                if not error.transient or timed_out or attempt == READ_ATTEMPTS - 1:
+                if not error.transient or timed_out or attempt == attempts - 1:
                     raise
                 self._sleep(0.3 * 2**attempt)
         raise AssertionError("unreachable")
@@ -109,7 +129,7 @@ class BotocoreIam:
             user = self._read("GetUser", self._client.get_user)["User"]
             return User(user.get("UserName", ""), user.get("Arn", ""))
         except IamError as error:
-            if error.code != "AccessDenied":
+            if error.code != "AccessDenied" or self._proof:
                 raise
         listed = self._read("ListAccessKeys", self._client.list_access_keys)
         names = [k["UserName"] for k in listed["AccessKeyMetadata"] if k.get("UserName")]

@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.config import Config
 
-from awscli_rotate_key.commands.iam import history_suspended, translate
+from awscli_rotate_key.commands.iam import history_off_for_this_run, history_suspended, translate
 from awscli_rotate_key.commands.options import text
 from awscli_rotate_key.commands.runtime import one_attempt
 from awscli_rotate_key.errors import Refused
@@ -87,6 +87,7 @@ class BotocoreSts:
                     SerialNumber=serial, TokenCode=code, DurationSeconds=seconds
                 ),
             )["Credentials"]
+        history_off_for_this_run()  # every call through the session would record its token
         return Credentials(
             answer["AccessKeyId"], answer["SecretAccessKey"], session_token=answer["SessionToken"]
         )

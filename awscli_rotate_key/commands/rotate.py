@@ -35,9 +35,12 @@ class RotateMyKeyCommand(BasicCommand):
         "    [--restart-command <command>] [--restart-timeout <seconds>]\n"
         "    [--dry-run] [--verbose]\n"
         "aws iam rotate-my-key --all-profiles [--older-than <days>] [--delete | --no-delete]\n"
-        "    [--delete-other-key] [--wait-timeout <seconds>] [--dry-run] [--verbose]\n"
+        "    [--delete-other-key] [--wait-timeout <seconds>] [--mfa-serial <value>]\n"
+        "    [--token-code <value>] [--restart-command <command>]\n"
+        "    [--restart-timeout <seconds>] [--dry-run] [--verbose]\n"
         "aws iam rotate-my-key --undo [--access-key-id <value>] [--user-name <value>]\n"
-        "    [--wait-timeout <seconds>] [--dry-run] [--verbose]"
+        "    [--wait-timeout <seconds>] [--mfa-serial <value>] [--token-code <value>]\n"
+        "    [--dry-run] [--verbose]"
     )
     EXAMPLES = BasicCommand.FROM_FILE(*_HELP, "_examples.rst", root_module=awscli_rotate_key)
     ARG_TABLE = [
@@ -92,10 +95,13 @@ class RotateMyKeyCommand(BasicCommand):
             "all-profiles",
             "<p>Rotate every long-term key that a profile in the credentials or config file "
             "holds, each key once (every profile holding it is moved), one after the other; "
-            "a failure stops only that key's rotation. Environment credentials and "
-            "<code>--profile</code> select nothing. Output: <code>Results</code>, one entry "
-            "per key with its <code>Profiles</code> and <code>ExitCode</code>; the command "
-            "exits with the worst: 130, 255, 5, 4, 3, then 0. Cannot be used with "
+            "a failure stops only that key's rotation. A rotation left in flight is finished "
+            "or undone first, as its own entry; while it stays in flight (one per config "
+            "directory) the other keys are not attempted (exit 3 each). Environment "
+            "credentials and <code>--profile</code> select nothing. Output: "
+            "<code>Results</code>, one entry per key with its <code>Profiles</code> and "
+            "<code>ExitCode</code>; the command exits with the worst: 130, 255, 5, 4, 3, then "
+            "0. Ctrl-C stops the run (130) and prints the entries done. Cannot be used with "
             "<code>--access-key-id</code>, <code>--user-name</code> or <code>--undo</code>.</p>",
             action="store_true",
         ),
@@ -143,6 +149,7 @@ class RotateMyKeyCommand(BasicCommand):
         from awscli_rotate_key.commands.runtime import usage_exit_code
         from awscli_rotate_key.commands.terminal import stdin_is_a_terminal
         from awscli_rotate_key.commands.wiring import build_any_run
+        from awscli_rotate_key.rotate.allprofiles import RunInterrupted
 
         reporter = StderrReporter(verbose=parsed_args.verbose)
         run = None
@@ -154,6 +161,10 @@ class RotateMyKeyCommand(BasicCommand):
         except InvalidOption as error:
             reporter.error(str(error))
             return usage_exit_code()
+        except RunInterrupted as stopped:  # --all-profiles: the keys done are still shown
+            reporter.error(str(stopped))
+            self._render(stopped.done.to_output(), parsed_globals)
+            return EXIT_INTERRUPTED
         except RotateKeyError as error:
             reporter.error(str(error))
             return error.exit_code

@@ -15,7 +15,8 @@ from awscli_rotate_key.commands.options import not_together, text, whole_number
 from awscli_rotate_key.commands.runtime import one_attempt
 from awscli_rotate_key.commands.terminal import stdin_is_a_terminal
 from awscli_rotate_key.commands.undo_option import undo_requested
-from awscli_rotate_key.rotate.allprofiles import AllProfiles, MfaCodes, rotate_all_profiles
+from awscli_rotate_key.rotate.allprofiles import AllProfiles, rotate_all_profiles
+from awscli_rotate_key.rotate.allprofiles_keys import MfaCodes
 from awscli_rotate_key.rotate.journal import Journal
 from awscli_rotate_key.rotate.profiles import (
     Credentials,
@@ -194,10 +195,9 @@ def build_any_run(
     for other in _NOT_WITH_ALL_PROFILES:
         not_together("all-profiles", other, parsed_args)
     options = options_from(parsed_args)
+    codes = all_profiles_codes(session, parsed_args, parsed_globals, options.wait_timeout, terminal)
     steps = run_steps(session, parsed_globals, profile_files(session), reporter, options)
-    return AllProfilesRun(steps, options, terminal, all_profiles_codes(
-        session, parsed_args, parsed_globals, options.wait_timeout, terminal
-    ))  # fmt: skip
+    return AllProfilesRun(steps, options, terminal, codes)
 
 
 def all_profiles_codes(

@@ -2,15 +2,17 @@
 
 Each key gets the normal ``rotate_my_key`` run (its own lock, journal and recovery), one after
 the other; a failure ends that key's rotation only. Environment credentials play no part: keys
-are read from the two files, never from the process environment.
+are read from the two files, never from the process environment. There is one journal per AWS
+config directory: a rotation an earlier run left in flight is recovered first, as its own
+entry, and while one stays in flight no other key's rotation starts.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from awscli_rotate_key.errors import (
@@ -21,13 +23,20 @@ from awscli_rotate_key.errors import (
     EXIT_ROLLED_BACK,
     EXIT_UNEXPECTED,
     IamError,
-    Refused,
+    Interrupted,
     RotateKeyError,
 )
+from awscli_rotate_key.rotate.allprofiles_keys import KeyHolders, MfaCodes, MfaRun, keys_in_files
+from awscli_rotate_key.rotate.inflight import locked_run
+from awscli_rotate_key.rotate.journal import JournalRecord
 from awscli_rotate_key.rotate.local import describe
 from awscli_rotate_key.rotate.profiles import KeySource, ProfileFiles
+from awscli_rotate_key.rotate.recovery import recover
+from awscli_rotate_key.rotate.restart import Restart
 from awscli_rotate_key.rotate.results import Result
 from awscli_rotate_key.rotate.rotation import Options, Reporter, Steps
+from awscli_rotate_key.rotate.sequence import session_for_the_restarts
+from awscli_rotate_key.rotate.statefiles import Unreadable
 
 # Worst first (README "Exit codes", --all-profiles): the command exits with the worst result's.
 # 255 leaves the key's state unknown; 5 leaves work for the next run; 4 failed but undid
@@ -35,36 +44,18 @@ from awscli_rotate_key.rotate.rotation import Options, Reporter, Steps
 WORST_FIRST = (EXIT_INTERRUPTED, EXIT_UNEXPECTED, EXIT_PARTIAL, EXIT_ROLLED_BACK, EXIT_REFUSED)
 
 RotateOne = Callable[[Steps, KeySource, Options], Result]
+Entry = dict[str, Any]
 
-
-@dataclass(frozen=True)
-class MfaCodes:
-    """The MFA codes of an --all-profiles run: one device's code (--token-code), or prompts.
-
-    ``sessions_for(device, with_code)``: the run's one ``Steps.mfa`` (rotate/mfa.py) for that
-    device; ``with_code``: --token-code is for it. The code is for --mfa-serial's device, else
-    for the first device in file order.
-    """
-
-    sessions_for: Callable[[str, bool], object]
-    serial: str | None = None  # --mfa-serial
-    has_code: bool = False  # --token-code was given
-
-
-@dataclass(frozen=True)
-class KeyHolders:
-    """One long-term key and every profile that holds it (the first is rotated)."""
-
-    key_id: str
-    profiles: tuple[str, ...]
-    mfa_serial: str | None = None  # of the profile rotated: its rotation needs that device
+# A recovery that leaves the rotated key to rotate (the rotation never happened, or the profile
+# holds another key now); any other recovery's entry covers its profile's key.
+_KEY_STILL_TO_ROTATE = ("RolledBack", "Discarded")
 
 
 @dataclass
 class AllProfiles:
     """What ``--all-profiles`` returns: one entry per key, with its profiles and exit code."""
 
-    results: list[dict[str, Any]]
+    results: list[Entry]
 
     @property
     def exit_code(self) -> int:
@@ -72,6 +63,19 @@ class AllProfiles:
 
     def to_output(self) -> dict[str, Any]:
         return {"Results": self.results}
+
+
+class RunInterrupted(Interrupted):
+    """Ctrl-C: the run stops at once; ``done`` holds the entries so far (the last: the key
+    interrupted), so that the output still says what was done."""
+
+    def __init__(self, done: AllProfiles) -> None:
+        super().__init__(
+            "interrupted: the run stopped and the keys after the interrupted one were not "
+            "rotated (Results lists what was done). Any rotation in flight is journaled: the "
+            "next `aws iam rotate-my-key --all-profiles` finishes or undoes it, then the rest"
+        )
+        self.done = done
 
 
 def worst(codes: list[int]) -> int:
@@ -82,37 +86,6 @@ def worst(codes: list[int]) -> int:
     return next((c for c in codes if c != EXIT_OK), EXIT_OK)
 
 
-def keys_in_files(files: ProfileFiles) -> list[KeyHolders]:
-    """Every long-term key a profile uses from the files, once, in file order.
-
-    A profile uses the first of its sections holding a key (the credentials file wins, as in
-    botocore); temporary keys (a session token, ASIA...) are not rotated.
-    """
-    sections = files.sections()
-    mfa_serials = {loc.profile: str(v["mfa_serial"]) for loc, v in sections if "mfa_serial" in v}
-    holders: dict[str, list[str]] = {}
-    seen: set[str] = set()
-    for loc, values in sections:
-        key_id = values.get("aws_access_key_id")
-        if not key_id or loc.profile in seen:
-            continue
-        seen.add(loc.profile)
-        if not _temporary(values):
-            holders.setdefault(str(key_id), []).append(loc.profile)
-    return [
-        KeyHolders(key_id, tuple(profiles), mfa_serials.get(profiles[0]))
-        for key_id, profiles in holders.items()
-    ]
-
-
-def _temporary(values: Mapping[str, Any]) -> bool:
-    return (
-        "aws_session_token" in values
-        or "aws_security_token" in values
-        or str(values.get("aws_access_key_id", "")).startswith("ASIA")
-    )
-
-
 def rotate_all_profiles(
     steps: Steps,
     options: Options,
@@ -120,53 +93,133 @@ def rotate_all_profiles(
     terminal: bool,
     codes: MfaCodes | None = None,
 ) -> AllProfiles:
-    """Rotate each key of ``keys_in_files`` independently; ``terminal``: stdin is a terminal."""
-    results: list[dict[str, Any]] = []
+    """Rotate each key of ``keys_in_files`` independently; ``terminal``: stdin is a terminal.
+
+    Refused (nothing changed) for a --token-code that no key needs; RunInterrupted on Ctrl-C.
+    """
     keys = keys_in_files(steps.files)
-    mfa = _MfaRun(codes, terminal, _code_device(codes, keys))
-    for holders in keys:
-        current = _profiles_holding(steps.files, holders.key_id)
-        if holders.profiles[0] not in current:
-            continue  # moved by an earlier rotation of this run, which lists it
-        entry = _rotate_key(steps, options, rotate_one, holders, mfa)
-        results.append({**entry, "Profiles": current})
-    return AllProfiles(results)
+    run = _Run(steps, options, rotate_one, MfaRun.for_keys(codes, terminal, keys))
+    try:
+        if not options.dry_run and os.path.exists(steps.journal.path):
+            run.recover_first(keys)
+            keys = keys_in_files(steps.files)  # the recovery may have moved profiles
+        for holders in keys:
+            run.rotate(holders)
+    except KeyboardInterrupt:  # between two keys: what was done is still reported
+        raise RunInterrupted(AllProfiles(run.results)) from None
+    return AllProfiles(run.results)
 
 
-def _code_device(codes: MfaCodes | None, keys: list[KeyHolders]) -> str | None:
-    if codes is None or not codes.has_code:
-        return None
-    return codes.serial or next((k.mfa_serial for k in keys if k.mfa_serial), None)
+@dataclass
+class _Run:
+    """The entries of one --all-profiles run, and what stops further keys."""
+
+    steps: Steps
+    options: Options
+    rotate_one: RotateOne
+    mfa: MfaRun
+    results: list[Entry] = field(default_factory=list)
+    recovered: str | None = None  # the profile whose earlier rotation has its own entry
+    in_flight: str | None = None  # why no further key may start: a rotation stays journaled
+
+    def recover_first(self, keys: list[KeyHolders]) -> None:
+        """The rotation an earlier run left in flight, finished or undone, as its own entry."""
+        pending = self.steps.journal.pending()
+        record = pending if isinstance(pending, JournalRecord) else None
+        holders = next((k for k in keys if record and record.profile in k.profiles), None)
+        try:
+            entry = _recover(self, record, holders)  # an unreadable journal: refused, exit 3
+        except _NothingPending:  # another run finished it meanwhile
+            return
+        if record is None:
+            self._add(entry, pending.profiles if isinstance(pending, Unreadable) else [])
+            return
+        if entry.get("Recovered", {}).get("Action") not in _KEY_STILL_TO_ROTATE:
+            self.recovered = record.profile
+        holding = _profiles_holding(self.steps.files, holders.key_id) if holders else []
+        self._add(entry, holding or [record.profile])
+
+    def rotate(self, holders: KeyHolders) -> None:
+        current = _profiles_holding(self.steps.files, holders.key_id)
+        covered = self.recovered is not None and self.recovered in current
+        if holders.profiles[0] not in current or covered:
+            return  # moved by an earlier rotation of this run, or recovered: listed there
+        if self.in_flight is not None:
+            mine = _for_profile(self.steps, holders.profiles[0])
+            self._add(
+                _failed(mine, holders.key_id, EXIT_REFUSED, _blocked(self.in_flight)), current
+            )
+            return
+        self._add(_rotate_key(self, holders), current)
+
+    def _add(self, entry: Entry, profiles: list[str]) -> None:
+        self.results.append({**entry, "Profiles": profiles})
+        if entry["ExitCode"] == EXIT_INTERRUPTED:
+            raise RunInterrupted(AllProfiles(self.results))
+        if entry["ExitCode"] != EXIT_OK and self.in_flight is None:
+            self.in_flight = _still_in_flight(self.steps)
 
 
-def _profiles_holding(files: ProfileFiles, key_id: str) -> list[str]:
-    return list(dict.fromkeys(loc.profile for loc in files.holding(key_id)))
+class _NothingPending(Exception):
+    pass
 
 
-def _rotate_key(
-    steps: Steps, options: Options, rotate_one: RotateOne, holders: KeyHolders, mfa: _MfaRun
-) -> dict[str, Any]:
+def _rotate_key(run: _Run, holders: KeyHolders) -> Entry:
     """One key's rotation as a result entry; its failure is reported, never raised."""
     profile = holders.profiles[0]
-    mine = dataclasses.replace(steps, reporter=_ForProfile(steps.reporter, profile))
+    mine = _for_profile(run.steps, profile)
+
+    def rotation() -> Entry:
+        one = dataclasses.replace(mine, mfa=run.mfa.sessions(holders))
+        run.steps.files.refuse_duplicate_headers([profile])
+        run.steps.files.refuse_unusable_key(profile)
+        return run.rotate_one(one, KeySource(profile, profile, (profile,)), run.options).to_output()
+
+    return _reported(mine, holders.key_id, profile, rotation)
+
+
+def _recover(run: _Run, record: JournalRecord | None, holders: KeyHolders | None) -> Entry:
+    """Finish or undo the journaled rotation, under the run's locks, as sequence.py does."""
+    profile = record.profile if record else "?"
+    mine = _for_profile(run.steps, profile) if record else run.steps
+    command, timeout = run.options.restart_command, run.options.restart_timeout
+    restart = Restart(command, timeout) if command else None  # if the journal recorded none
+
+    def recovery() -> Entry:
+        one = dataclasses.replace(mine, mfa=run.mfa.sessions(holders) if holders else None)
+        with locked_run(one, run.options.wait_timeout) as found:
+            if found is None:
+                raise _NothingPending
+            session_for_the_restarts(one, run.options, found)  # under MFA: long enough
+            summary, finished = recover(one, found, run.options.wait_timeout, restart)
+        return finished.to_output() if finished is not None else {"Recovered": summary}
+
+    key_id = holders.key_id if holders else (record.old_key_id if record else "")
+    return _reported(mine, key_id, profile, recovery)
+
+
+def _reported(steps: Steps, key_id: str, profile: str, attempt: Callable[[], Entry]) -> Entry:
+    """``attempt``'s output with ExitCode 0, or its failure as an entry (warned, not raised)."""
     try:
-        setattr(mine, "mfa", mfa.sessions(holders))  # noqa: B010 (Steps.mfa, rotate/mfa.py)
-        steps.files.refuse_duplicate_headers([profile])
-        steps.files.refuse_unusable_key(profile)
-        result = rotate_one(mine, KeySource(profile, profile, (profile,)), options)
-    except RotateKeyError as error:
-        return _failed(mine, holders, error.exit_code, str(error))
+        return {**attempt(), "ExitCode": EXIT_OK}
+    except RotateKeyError as error:  # Interrupted too: exit 130 stops the run (_Run._add)
+        return _failed(steps, key_id, error.exit_code, str(error))
     except IamError as error:
-        return _failed(mine, holders, EXIT_UNEXPECTED, _iam_failure(steps, error, profile))
+        return _failed(steps, key_id, EXIT_UNEXPECTED, _iam_failure(steps, error, profile))
     except OSError as error:
         message = f"could not read or write a local file ({describe(error)})"
-        return _failed(mine, holders, EXIT_UNEXPECTED, message)
-    return {**result.to_output(), "ExitCode": EXIT_OK}
+        return _failed(steps, key_id, EXIT_UNEXPECTED, message)
+    except KeyboardInterrupt:
+        message = (
+            "interrupted; a rotation in flight is journaled, and the next `aws iam "
+            f"rotate-my-key --profile {profile}` finishes or undoes it"
+        )
+        return _failed(steps, key_id, EXIT_INTERRUPTED, message)
 
 
-def _failed(steps: Steps, holders: KeyHolders, code: int, message: str) -> dict[str, Any]:
+def _failed(steps: Steps, key_id: str, code: int, message: str) -> Entry:
     steps.reporter.warn(message)
-    return {"AccessKeyId": holders.key_id, "ExitCode": code, "Error": message}
+    return {"AccessKeyId": key_id, "ExitCode": code, "Error": message}
 
 
 def _iam_failure(steps: Steps, error: IamError, profile: str) -> str:
@@ -179,36 +232,30 @@ def _iam_failure(steps: Steps, error: IamError, profile: str) -> str:
     )
 
 
-@dataclass
-class _MfaRun:
-    """One code serves one device once: which keys may have an MFA session in this run."""
+def _still_in_flight(steps: Steps) -> str | None:
+    """After a failure: the rotation its journal keeps in flight, if it does."""
+    if not os.path.exists(steps.journal.path):
+        return None
+    record = steps.journal.pending()
+    if isinstance(record, JournalRecord):
+        return f"the rotation of profile {record.profile!r} is still in flight"
+    return "the rotation journal cannot be read" if record is not None else None
 
-    codes: MfaCodes | None
-    terminal: bool
-    code_device: str | None  # the device --token-code is for
-    used: set[str] = dataclasses.field(default_factory=set)
 
-    def sessions(self, holders: KeyHolders) -> object:
-        """The key's ``Steps.mfa`` (None: it needs no MFA); Refused when no code can serve."""
-        device = holders.mfa_serial
-        if device is None or self.codes is None:
-            return None
-        again = (
-            f"nothing was changed. Run `aws iam rotate-my-key --profile {holders.profiles[0]} "
-            "--token-code CODE` with a new code from that device"
-        )
-        if device in self.used:
-            raise Refused(
-                f"{holders.key_id} needs an MFA code from {device}, whose code was already "
-                f"used in this run (a code works once); {again}"
-            )
-        if not self.terminal and device != self.code_device:
-            raise Refused(
-                f"{holders.key_id} needs an MFA code from {device}, --token-code is not for it "
-                f"and stdin is not a terminal to ask for one; {again}"
-            )
-        self.used.add(device)
-        return self.codes.sessions_for(device, device == self.code_device)
+def _blocked(in_flight: str) -> str:
+    return (
+        f"not attempted: {in_flight} (see its entry), and no other rotation can start until it "
+        "is finished (one journal per AWS config directory); nothing was changed for this key. "
+        "Fix what that entry says, then run `aws iam rotate-my-key --all-profiles` again"
+    )
+
+
+def _profiles_holding(files: ProfileFiles, key_id: str) -> list[str]:
+    return list(dict.fromkeys(loc.profile for loc in files.holding(key_id)))
+
+
+def _for_profile(steps: Steps, profile: str) -> Steps:
+    return dataclasses.replace(steps, reporter=_ForProfile(steps.reporter, profile))
 
 
 class _ForProfile:

@@ -50,6 +50,8 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "files": (list,),
     "restart_command": (str, type(None)),
     "restart_timeout": (int, float, type(None)),
+    "restarted": (bool,),
+    "mfa_device": (str, type(None)),
 }
 _REQUIRED = {"profile", "user_name", "old_key_id", "keys_before", "delete_old_key"}
 _JOURNAL_FIELDS = ("profile", ("old_key_id", "new_key_id", "keys_before"))
@@ -70,6 +72,10 @@ class JournalRecord:
     # failed, a crash) has the next run restart with them again. Older journals lack them.
     restart_command: str | None = None
     restart_timeout: float | None = None
+    # The command succeeded: the service runs on the new key, so the rotation is never undone.
+    restarted: bool = False
+    # The MFA device of the run (an MFA policy): the next run needs a session of it to finish.
+    mfa_device: str | None = None
 
 
 class Journal:
@@ -123,8 +129,8 @@ class Journal:
                 self._old_to_keep(record),
             )
         data = {"Version": VERSION, **asdict(record)}
-        for name in ("restart_command", "restart_timeout"):  # as before when not used
-            if data[name] is None:
+        for name in ("restart_command", "restart_timeout", "restarted", "mfa_device"):
+            if data[name] is None or data[name] is False:  # as before when not used
                 del data[name]
         write_atomically(self.path, json.dumps(data, indent=1).encode(), 0o600)
 

@@ -133,6 +133,8 @@ def start_journal(steps: Steps, r: Rotation) -> None:
         keys_before=[old.access_key_id],
         delete_old_key=r.options.delete,
         files=list(steps.files.paths()),
+        # A run that finishes this one needs a session of the same device (a new code).
+        mfa_device=steps.mfa.device if steps.mfa is not None else None,
     )
     if r.restart is not None:  # the next run restarts with it if this one stops before retiring
         r.record.restart_command, r.record.restart_timeout = r.restart.command, r.restart.timeout

@@ -20,7 +20,10 @@ from typing import Protocol
 from awscli_rotate_key.errors import IamError, Refused
 from awscli_rotate_key.rotate.profiles import Credentials
 
-MIN_SECONDS, MAX_SECONDS = 900, 3600  # GetSessionToken allows 900 s to 36 h for an IAM user
+MIN_SECONDS, MAX_SECONDS = 900, 129600  # GetSessionToken allows 900 s to 36 h for an IAM user
+MARGIN_SECONDS = 300  # the calls between the waits, and a clock a little off
+# What IAM answers for a session past its expiry (the Query API's code, and the JSON APIs').
+SESSION_EXPIRED = frozenset({"ExpiredToken", "ExpiredTokenException"})
 _CODE = re.compile(r"[0-9]{6}")
 
 
@@ -43,9 +46,17 @@ class Sts(Protocol):
 CodeSource = Callable[[str], str | None]
 
 
-def session_seconds(wait_timeout: float) -> int:
-    """Long enough for the run (the lock wait, the key wait, retirement), 15 min to 1 hour."""
-    return max(MIN_SECONDS, min(MAX_SECONDS, int(wait_timeout) * 3 + 300))
+def session_seconds(wait_timeout: float, restart_timeout: float = 0.0) -> int:
+    """Long enough for the run: three waits (the lock, the new key, the retirement), the
+    restart command, a margin; within STS's 15 min to 36 h."""
+    seconds = int(wait_timeout) * 3 + int(restart_timeout) + MARGIN_SECONDS
+    return max(MIN_SECONDS, min(MAX_SECONDS, seconds))
+
+
+def cover_restarts(mfa: MfaSessions | None, wait_timeout: float, *restarts: float) -> None:
+    """Make the run's session (not open yet) outlast the restart commands it may wait for."""
+    if isinstance(mfa, MfaSession) and restarts:
+        mfa.last_at_least(session_seconds(wait_timeout, max(restarts)))
 
 
 @dataclass
@@ -70,6 +81,11 @@ class MfaSession:
         self._sts_for = sts_for
         self._seconds = seconds
         self._opened: _Opened | None = None
+
+    def last_at_least(self, seconds: int) -> None:
+        """Ask for a session of ``seconds`` or more (a restart command to wait for), if the
+        session is not open yet; an open one cannot be made longer."""
+        self._seconds = max(self._seconds, min(MAX_SECONDS, seconds))
 
     def open(self, key: Credentials) -> Credentials:
         """A session of ``key`` authenticated with the device; Refused (exit 3) if none."""

@@ -10,7 +10,7 @@ measures the overshoot past the moment IAM starts accepting the key.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from awscli_rotate_key.errors import IamError
 
@@ -22,6 +22,13 @@ CONFIRM_SECONDS = 0.5  # from the first success to the confirming call
 NEEDED_SUCCESSES = 2
 # The backoff of the retirement calls (rotation.Steps.retry), which retry a transient failure.
 FIRST_DELAY, MAX_DELAY = 0.5, 3.0
+
+
+@runtime_checkable
+class RetriesOnItsOwn(Protocol):
+    """An IAM port that retries quick failures itself (commands/iam.py) and can do without."""
+
+    def single_attempts(self) -> Iam: ...
 
 
 class KeyNeverWorked(Exception):
@@ -42,6 +49,8 @@ def wait_until_key_works(
     yet, throttling, a fault) resets the count and polls on; any other error ends the wait.
     """
     steps.reporter.step("Waiting until the new key works")
+    if isinstance(iam, RetriesOnItsOwn):  # this loop paces the calls: one attempt each
+        iam = iam.single_attempts()
     successes = 0
     while True:
         try:

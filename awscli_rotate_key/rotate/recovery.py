@@ -53,6 +53,7 @@ def recover(
             f"{' and '.join(record.files)}; run `aws iam rotate-my-key` with those files "
             "(AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE) to finish it. Nothing was changed"
         )
+    refuse_without_its_device(steps, record)
     if record.step == UNDOING:  # an interrupted --undo: only ever finished
         return recover_undo(steps, record, wait_timeout), None
     try:
@@ -66,7 +67,10 @@ def recover(
             "`aws iam rotate-my-key` again to finish it"
         ) from None
     if current.access_key_id == record.old_key_id:
-        steps.open_session(current)  # under MFA: the session of the key the files hold
+        # Under MFA: the session of the key the files hold.
+        pending_session(
+            steps, record, current, f"the files hold the old key {current.access_key_id}"
+        )
         return undo_unsaved(steps, record, current), None
     if not holds_the_new_key(steps, record, current):
         reason = (
@@ -78,6 +82,30 @@ def recover(
     return rotated.recovered, rotated
 
 
+def refuse_without_its_device(steps: Steps, record: JournalRecord) -> None:
+    """A rotation begun under MFA needs a session of its device to go on: without one, every
+    key action would be denied halfway. Refuse before any IAM call."""
+    device = record.mfa_device
+    if device is not None and steps.mfa is None:
+        raise Refused(
+            f"an interrupted rotation of profile {record.profile!r} needs the MFA device "
+            f"{device}: run `aws iam rotate-my-key --mfa-serial {device} --token-code CODE` to "
+            "finish it; nothing was changed"
+        )
+
+
+def pending_session(steps: Steps, record: JournalRecord, key: Credentials, state: str) -> None:
+    """Under MFA, the session of ``key`` for the rotation in flight; a refusal says that the
+    rotation is pending and what finishes it (a run with a code)."""
+    try:
+        steps.open_session(key)
+    except Refused as error:
+        raise Refused(
+            f"an interrupted rotation of profile {record.profile!r} is pending ({state}); a "
+            f"run with an MFA code finishes it, and this one has none: {error}"
+        ) from None
+
+
 def holds_the_new_key(steps: Steps, record: JournalRecord, current: Credentials) -> bool:
     """Whether ``current`` is the key the interrupted run created (not one put there by hand)."""
     if current.access_key_id in record.keys_before:
@@ -86,7 +114,7 @@ def holds_the_new_key(steps: Steps, record: JournalRecord, current: Credentials)
         return current.access_key_id == record.new_key_id
     # Killed between writing the files and journaling the new key's ID: it must be a key of
     # the same user, who still has the old key (retirement had not started).
-    steps.open_session(current)
+    pending_session(steps, record, current, f"the files hold {current.access_key_id}")
     try:
         listed = steps.managing(current).list_access_keys()
     except IamError as error:
@@ -105,12 +133,17 @@ def discard(steps: Steps, record: JournalRecord, reason: str) -> Summary:
     steps.reporter.warn(f"an interrupted rotation was found, but {reason}; it is abandoned")
     deleted: list[str] = []
     old = steps.journal.load_rollback(record.old_key_id)
+    spared = list(record.keys_before)
+    if record.restarted and record.new_key_id:  # the restart command put the service on it
+        steps.reporter.warn(f"its new key {record.new_key_id} is kept: {RESTARTED_ON_IT}")
+        spared.append(record.new_key_id)
     if old is not None:
         try:
-            steps.open_session(old)
-            deleted = steps.delete_orphans(steps.managing(old), record.keys_before)
-        except IamError as error:
-            steps.reporter.warn(f"could not look for its unsaved new key ({error.code})")
+            steps.open_session(old)  # under MFA: never a second code (Refused at once)
+            deleted = steps.delete_orphans(steps.managing(old), spared)
+        except (IamError, Refused) as error:
+            why = error.code if isinstance(error, IamError) else "no MFA session of the old key"
+            steps.reporter.warn(f"could not look for its unsaved new key ({why})")
     try:
         steps.journal.clear()
     except OSError as error:
@@ -125,8 +158,10 @@ def undo_unsaved(steps: Steps, record: JournalRecord, old: Credentials) -> Summa
         f"{record.old_key_id} is still in the files"
     )
     iam = steps.managing(old)
+    keys = iam.list_access_keys()
+    keep_the_key_the_service_runs_on(record, {key.access_key_id for key in keys})
     try:
-        for key in iam.list_access_keys():
+        for key in keys:
             if key.access_key_id not in record.keys_before:
                 # A save or an undo cut between two files left other profiles on the new key,
                 # or a run stopped while moving the other key's profiles onto the old key.
@@ -143,6 +178,23 @@ def undo_unsaved(steps: Steps, record: JournalRecord, old: Credentials) -> Summa
     }
 
 
+RESTARTED_ON_IT = "the restart command (--restart-command) put the service on it"
+
+
+def keep_the_key_the_service_runs_on(record: JournalRecord, listed: set[str]) -> None:
+    """Never delete the new key once the restart command put the service on it."""
+    new_id = record.new_key_id
+    if record.restarted and new_id in listed:
+        raise Refused(
+            f"an interrupted rotation of profile {record.profile!r} left the files on the old "
+            f"key {record.old_key_id}, but its restart command (--restart-command) put the "
+            f"service on the new key {new_id}, so that key is not deleted; nothing was "
+            f"changed. Put {new_id} back in the files, or restart the service on the old key "
+            f"and delete {new_id} (`aws iam delete-access-key --access-key-id {new_id}`); then "
+            "run `aws iam rotate-my-key` again"
+        )
+
+
 def finish_saved(
     steps: Steps,
     record: JournalRecord,
@@ -155,7 +207,7 @@ def finish_saved(
     Under MFA the session is opened first, from the new key (a new code: the earlier run's
     session died with it).
     """
-    steps.open_session(new)
+    pending_session(steps, record, new, f"the files hold the new key {new.access_key_id}")
     status = walk(steps, resumed(record, new, wait_timeout, restart), RESUME).status
     holders = steps.files.holding(new.access_key_id)
     return Rotated(

@@ -52,13 +52,14 @@ def make_sure_files_hold_new_key(
     record: JournalRecord,
     old: Credentials,
     new: Credentials,
-    may_undo: bool,
+    kept: str | None,
     changed: str = "",
 ) -> None:
     """Before retiring: the files hold the new key, or they are made to, or the run is undone.
 
-    ``may_undo`` is False when an earlier run began retiring (the old key may be gone): then
-    the run stops (exit 5) instead. ``changed``: what the run changed before creating the key.
+    ``kept``: why the rotation may not be undone (an earlier run began retiring, so the old key
+    may be gone; the restart command put the service on the new key), or None: then the run
+    stops (exit 5) instead. ``changed``: what the run changed before creating the key.
     """
     missing = files_missing_new_key(steps, record.profile, old.access_key_id, new.access_key_id)
     if not missing:
@@ -76,11 +77,10 @@ def make_sure_files_hold_new_key(
     if not missing:
         return
     where = " and ".join(missing)
-    if not may_undo:
+    if kept is not None:
         raise PartlyDone(
             f"{where} went back to another key while the rotation ran (another program writes "
-            f"it); the old key {old.access_key_id} may already be retired, so it is not "
-            f"restored and was not retired further. Stop that program, then run "
+            f"it); {kept}, and it was not retired further. Stop that program, then run "
             "`aws iam rotate-my-key` again to finish"
         )
     if not old.secret_access_key:

@@ -19,8 +19,9 @@ from awscli_rotate_key.rotate.profiles import Credentials
 
 DEFAULT_TIMEOUT = 300.0
 STDERR = 2  # the command's stdout and stderr both go to ours
-# Variables that would make the command sign with something other than the new key.
-_REMOVED = ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
+# Variables that would make the command sign with something other than the new key, or tell
+# it that the new key expires (AWS_CREDENTIAL_EXPIRATION: a static key does not).
+_REMOVED = ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_CREDENTIAL_EXPIRATION")
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class Restart:
 
 
 def environment_with(new: Credentials, base: Mapping[str, str]) -> dict[str, str]:
-    """``base`` with the new key in it and no session token."""
+    """``base`` with the new key in it, and no session token or expiry."""
     env = {k: v for k, v in base.items() if k not in _REMOVED}
     env["AWS_ACCESS_KEY_ID"] = new.access_key_id
     env["AWS_SECRET_ACCESS_KEY"] = new.secret_access_key

@@ -103,7 +103,9 @@ class Steps:
     # Set when the policy requires MFA: every call that manages keys goes through its session.
     mfa: MfaSessions | None = None
     session: Credentials | None = field(default=None, repr=False)  # of the rotation running
-    _sessions: dict[str, Credentials] = field(default_factory=dict, repr=False)
+    # Per Steps, never shared: dataclasses.replace (one Steps per key of --all-profiles) makes a
+    # new dict for a field that is not an __init__ argument.
+    _sessions: dict[str, Credentials] = field(init=False, default_factory=dict, repr=False)
 
     def lock_directories(self) -> list[str]:
         """Every directory whose files a run changes: the journal's and both files' (sorted)."""

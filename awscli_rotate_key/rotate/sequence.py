@@ -7,12 +7,14 @@ step the journal shows by the recovery (recovery.py).
 from __future__ import annotations
 
 from awscli_rotate_key.rotate.inflight import locked_run
+from awscli_rotate_key.rotate.journal import JournalRecord
 from awscli_rotate_key.rotate.local import refused_on_local_error
 from awscli_rotate_key.rotate.making import inspect, open_mfa_session, read_key
+from awscli_rotate_key.rotate.mfa import cover_restarts
 from awscli_rotate_key.rotate.otherkey import other_key_plan
 from awscli_rotate_key.rotate.profiles import KeySource
 from awscli_rotate_key.rotate.recovery import pending_recovery, recover
-from awscli_rotate_key.rotate.restart import Restart
+from awscli_rotate_key.rotate.restart import DEFAULT_TIMEOUT, Restart
 from awscli_rotate_key.rotate.results import DryRun, NotDue, Result, Rotated
 from awscli_rotate_key.rotate.rights import retirement_rights
 from awscli_rotate_key.rotate.rotation import Options, Steps, age_days
@@ -27,6 +29,7 @@ def rotate_my_key(steps: Steps, source: KeySource, options: Options) -> Result:
     if options.dry_run:
         return plan(steps, source, options)
     with locked_run(steps, options.wait_timeout) as record:
+        session_for_the_restarts(steps, options, record)
         recovered = None
         if record is not None:
             # A rotation of this very profile restarts with this run's command if it recorded none.
@@ -38,6 +41,16 @@ def rotate_my_key(steps: Steps, source: KeySource, options: Options) -> Result:
         result = rotate_once(steps, source, options)
         result.recovered = recovered
         return result
+
+
+def session_for_the_restarts(steps: Steps, options: Options, record: JournalRecord | None) -> None:
+    """Under MFA, the run's one session must last through this run's restart command and the
+    one a rotation in flight recorded (the session is opened later, by the first step needing
+    it)."""
+    restarts = [options.restart_timeout] if options.restart_command else []
+    if record is not None and record.restart_command:
+        restarts.append(record.restart_timeout or DEFAULT_TIMEOUT)
+    cover_restarts(steps.mfa, options.wait_timeout, *restarts)
 
 
 def plan(steps: Steps, source: KeySource, options: Options) -> DryRun:

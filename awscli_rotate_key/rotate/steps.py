@@ -46,6 +46,13 @@ class Rotation:
     retiring_already: bool = False  # that journal's step was RETIRING: never undo
     not_due: NotDue | None = None  # set by ``due``: the run ends there
     restart: Restart | None = None  # --restart-command, or the one the journal recorded
+    restarted: bool = False  # the command succeeded: the service runs on the new key
+
+    @property
+    def may_undo(self) -> bool:
+        """Never once retiring began (the old key may be gone) or the command put the service
+        on the new key (an undo would delete the key it runs on)."""
+        return not (self.retiring_already or self.restarted)
 
     @property
     def journaled(self) -> JournalRecord:
@@ -95,6 +102,8 @@ def resumed(
         resumed=True,
         retiring_already=record.step == RETIRING,
         restart=restart,
+        # A journal from before ``restarted`` was recorded: RETIRING comes after the command.
+        restarted=record.restarted or (record.step == RETIRING and bool(record.restart_command)),
     )
 
 

@@ -3,6 +3,8 @@
 The old key's secret comes from the kept-keys file (kept.py). The steps are the rotation's own:
 reactivate the old key (signed by the new key), prove it (two calls signed by the old key),
 restore every profile that holds the new key, delete the new key (signed by the old key).
+Under MFA the key-managing calls go through the MFA session of the key the files hold (the new
+key), opened before any of them; deleting that key, the session's parent, is its last call.
 
 Everything that can refuse is checked first, changing nothing (exit 3): what there is to undo
 (undo_checks.py) and that the user may reactivate and delete keys. The undo is then journaled
@@ -115,7 +117,8 @@ def _plan_undo(steps: Steps, source: KeySource, options: Options) -> UndoPlan:
         old_id, new_id = undoing.old.access_key_id, undoing.new.access_key_id
         plan = _plan(steps, undoing.kept.user_name, old_id, new_id, [new_id], shown)
         signer = undoing.new
-    plan.retirement_rights = retirement_rights(steps, steps.iam_for(signer), options.wait_timeout)
+    steps.open_session(signer)  # under MFA: the rights are asked through the session
+    plan.retirement_rights = retirement_rights(steps, steps.managing(signer), options.wait_timeout)
     return plan
 
 

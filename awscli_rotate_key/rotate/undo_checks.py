@@ -62,6 +62,7 @@ def check_undo(steps: Steps, profile: str, options: Options) -> Undoing:
             f"nothing to undo for profile {profile!r}: its files hold {new.access_key_id}, not "
             f"{kept.new_key_id}, the key its --no-delete rotation made. Nothing was changed"
         )
+    steps.open_session(new)  # under MFA: the session of the key the files hold (mfa.py)
     status = old_key_status(steps, kept, new)
     if status is None:  # its secret can never be used again
         removed = "would be removed by --undo" if options.dry_run else "was removed"
@@ -92,12 +93,14 @@ def check_guards(profile: str, new: Credentials, kept: KeptKey, options: Options
 
 
 def old_key_status(steps: Steps, kept: KeptKey, new: Credentials) -> str | None:
-    """The kept old key's status, listed with the new key; None when it no longer exists."""
+    """The kept old key's status, listed with the new key (under MFA through its session);
+    None when it no longer exists."""
+    through = "through the MFA session of" if steps.session is not None else "signed by"
     try:
-        keys = steps.iam_for(new).list_access_keys()
+        keys = steps.managing(new).list_access_keys()
     except IamError as error:
         raise Refused(
-            f"cannot check the old key {kept.old.access_key_id}: ListAccessKeys signed by the "
+            f"cannot check the old key {kept.old.access_key_id}: ListAccessKeys {through} the "
             f"new key {new.access_key_id} failed ({error.code}); nothing was changed"
         ) from None
     return next((k.status for k in keys if k.access_key_id == kept.old.access_key_id), None)
@@ -106,12 +109,13 @@ def old_key_status(steps: Steps, kept: KeptKey, new: Credentials) -> str | None:
 def require_undo_rights(steps: Steps, new: Credentials, wait_timeout: float) -> None:
     """Refuse (exit 3) before any change unless the new key's user may reactivate and delete.
 
-    Asked signed by the new key (same user as the old one): without iam:UpdateAccessKey the old
-    key cannot be reactivated, without iam:DeleteAccessKey the undo would end with both Active.
+    Asked signed by the new key (same user as the old one), under MFA through its session:
+    without iam:UpdateAccessKey the old key cannot be reactivated, without iam:DeleteAccessKey
+    the undo would end with both Active.
     """
     require_retirement_rights(
         steps,
-        steps.iam_for(new),
+        steps.managing(new),
         wait_timeout,
         without="--undo needs iam:UpdateAccessKey to reactivate the old key and "
         "iam:DeleteAccessKey to delete the new key, so it did not start",

@@ -3,6 +3,11 @@
 Used by undo.py (a fresh undo) and by recovery.py (any run that finds an interrupted undo), so
 that neither imports the other. Until the files are restored, a failure returns to the state
 before the undo: the files keep the new key and the old key is deactivated again (exit 4).
+
+Under MFA every key-managing call goes through the MFA session of the key the files hold,
+opened before the first of them (undo_checks.py for a fresh undo, ``finish_undo`` here). With
+the new key's session, deleting the new key is its last call: AWS does not say whether a
+session outlives its parent key, and this order is safe under either answer.
 """
 
 from __future__ import annotations
@@ -26,8 +31,8 @@ _AGAIN = "Run `aws iam rotate-my-key --undo` again to finish"
 def put_back(steps: Steps, undoing: Undoing, wait_timeout: float) -> Undone:
     """Reactivate and prove the old key, restore the files; then delete the new key."""
     old, new = undoing.old, undoing.new
-    steps.reporter.step(f"Reactivating the old key {old.access_key_id}")
-    iam = steps.iam_for(new)
+    steps.reporter.step(f"Reactivating the old key {old.access_key_id}{_through(steps)}")
+    iam = steps.managing(new)  # under MFA: the session of the new key, which stays Active
     try:
         steps.retry(
             lambda: iam.update_access_key(old.access_key_id, ACTIVE), steps.monotonic() + 10
@@ -73,8 +78,9 @@ def back_to_new_key(steps: Steps, undoing: Undoing, why: str) -> NoReturn:
 
 
 def deactivate_again(steps: Steps, old_key_id: str, new: Credentials) -> str:
-    """Deactivate the old key, signed by the new one; returns how that went, for the message."""
-    iam = steps.iam_for(new)
+    """Deactivate the old key, signed by the new one (under MFA through the session); returns
+    how that went, for the message."""
+    iam = steps.managing(new)
     try:
         steps.retry(lambda: iam.update_access_key(old_key_id, INACTIVE), steps.monotonic() + 10)
     except IamError as error:
@@ -86,8 +92,9 @@ def deactivate_again(steps: Steps, old_key_id: str, new: Credentials) -> str:
 
 
 def delete_new_key(steps: Steps, kept: KeptKey, old: Credentials) -> Undone:
-    """The files hold the old key again: delete the new key, signed by the old one."""
-    steps.reporter.step(f"Deleting the new key {kept.new_key_id}")
+    """The files hold the old key again: delete the new key, signed by the old one (under MFA
+    through the session: the last call made through it)."""
+    steps.reporter.step(f"Deleting the new key {kept.new_key_id}{_through(steps)}")
     try:
         steps.delete_new_key(old, kept.new_key_id)
     except IamError as error:
@@ -121,11 +128,13 @@ def undone(steps: Steps, kept: KeptKey, old: Credentials) -> Undone:
 def finish_undo(steps: Steps, record: JournalRecord, wait_timeout: float) -> Undone | None:
     """Finish an undo an earlier run left in flight; None when it no longer matches the files."""
     old_id, new_id = record.old_key_id, record.new_key_id or ""
+    current, kept = read_pending_undo(steps, record)
+    if current.access_key_id in (old_id, new_id):
+        steps.open_session(current)  # under MFA: a new code (the earlier run's session is gone)
     steps.reporter.warn(
         f"finishing an interrupted --undo of profile {record.profile!r}: putting back the old "
         f"key {old_id} and deleting the new key {new_id}"
     )
-    current, kept = read_pending_undo(steps, record)
     if current.access_key_id == old_id:  # the files were restored, or partly
         kept = KeptKey(record.profile, record.user_name, current, new_id, record.files)
         try:
@@ -183,6 +192,10 @@ def abandon_undo(
             f"({describe(error)}). Fix that, then run `aws iam rotate-my-key` again"
         ) from None
     steps.reporter.warn(f"the interrupted --undo is abandoned: {state}")
+
+
+def _through(steps: Steps) -> str:
+    return " (through the MFA session)" if steps.session is not None else ""
 
 
 def undone_summary(record: JournalRecord) -> Summary:

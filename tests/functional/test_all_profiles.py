@@ -143,3 +143,109 @@ def test_no_profile_with_a_key_gives_no_results(moto_server, aws_home):
     result = aws_home.run(*ALL)
     assert result.returncode == 0, result.stderr
     assert result.json == {"Results": []}
+
+
+def test_a_rotation_left_in_flight_blocks_the_later_keys_until_it_is_finished(
+    moto_server, aws_home, tmp_path
+):
+    """bob's rotation works; alice's --restart-command fails (exit 5, journaled); carol's is not
+    started (one journal per config directory). The next run finishes alice's first."""
+    users = {name: moto_server.make_user() for name in ("bob", "alice", "carol")}
+    old = {name: moto_server.make_key(user, age_days=100) for name, user in users.items()}
+    for name, key in old.items():
+        aws_home.add_profile(name, key)
+    log, fixed = tmp_path / "restarts.log", tmp_path / "fixed"
+    # The service fails on the second key it is restarted with (alice's new one) until fixed.
+    command = (
+        f'echo "$AWS_ACCESS_KEY_ID" >> {log}; '
+        f'test -e {fixed} || test "$AWS_ACCESS_KEY_ID" != "$(sed -n 2p {log})"'
+    )
+    run = ("--restart-command", command)
+
+    first = aws_home.run(*ALL, *run)
+
+    assert first.returncode == 5, first.stderr
+    results = by_profile(first.json)
+    assert [r["ExitCode"] for r in first.json["Results"]] == [0, 5, 3]
+    assert results["bob"]["Rotated"] is True
+    assert "--restart-command) exited with status 1" in results["alice"]["Error"]
+    alices_new = aws_home.profile_key("alice")[0]
+    assert moto_server.keys(users["alice"]) == {
+        old["alice"].access_key_id: "Active",
+        alices_new: "Active",
+    }
+    carol = results["carol"]
+    assert carol["Error"].startswith("not attempted: the rotation of profile 'alice' is still")
+    assert carol["AccessKeyId"] == old["carol"].access_key_id
+    assert moto_server.keys(users["carol"]) == {old["carol"].access_key_id: "Active"}
+    assert aws_home.profile_key("carol")[0] == old["carol"].access_key_id
+    assert f"rotate-my-key: profile 'carol': {carol['Error']}\n" in first.stderr
+    assert log.read_text().split() == [results["bob"]["NewAccessKeyId"], alices_new]
+
+    second = aws_home.run(*ALL, *run)  # still broken: alice's command once more, first
+
+    assert second.returncode == 5, second.stderr
+    alice, bob, carol = second.json["Results"]
+    assert alice["Profiles"] == ["alice"] and alice["ExitCode"] == 5
+    assert (bob["ExitCode"], carol["ExitCode"]) == (3, 3) and "not attempted" in bob["Error"]
+    assert log.read_text().split()[2:] == [alices_new]
+    assert len(moto_server.keys(users["bob"])) == 1  # bob's key was not rotated again
+
+    fixed.touch()
+    third = aws_home.run(*ALL, *run)
+
+    assert third.returncode == 0, third.stderr
+    alice, bob, carol = third.json["Results"]
+    assert alice["Recovered"]["Action"] == "Completed" and alice["ExitCode"] == 0
+    assert moto_server.keys(users["alice"]) == {alices_new: "Active"}  # not rotated again
+    assert bob["Rotated"] is True and carol["Rotated"] is True
+    assert aws_home.profile_key("carol")[0] == carol["NewAccessKeyId"]
+    assert not (aws_home.root / ".aws" / "rotate-my-key.journal.json").exists()
+
+
+MFA_ONE = "arn:aws:iam::123456789012:mfa/one"
+MFA_TWO = "arn:aws:iam::123456789012:mfa/two"
+
+
+def test_any_profile_on_a_key_names_its_mfa_device(moto_server, aws_home):
+    """A device on the second holder, or on a role profile whose source is the key's profile,
+    is the key's device: without a terminal or --token-code, nothing changes (exit 3)."""
+    keys = {name: moto_server.make_key(moto_server.make_user(), age_days=100)
+            for name in ("shared", "bob", "carol", "dave")}  # fmt: skip
+    aws_home.add_profile("shared", keys["shared"])
+    aws_home.add_profile("shared-copy", keys["shared"], where="config", mfa_serial=MFA_ONE)
+    aws_home.add_profile("bob", keys["bob"])
+    aws_home.config.write_text(
+        aws_home.config.read_text() + "[profile admin]\nrole_arn = arn:aws:iam::123456789012:"
+        f"role/admin\nsource_profile = bob\nmfa_serial = {MFA_TWO}\n"
+    )
+    aws_home.add_profile("carol", keys["carol"], mfa_serial=MFA_ONE)
+    aws_home.add_profile("carol-copy", keys["carol"], where="config", mfa_serial=MFA_TWO)
+    aws_home.add_profile("dave", keys["dave"])
+
+    result = aws_home.run(*ALL)
+
+    assert result.returncode == 3, result.stderr
+    results = by_profile(result.json)
+    for name, device in (("shared", MFA_ONE), ("bob", MFA_TWO)):
+        assert results[name]["ExitCode"] == 3
+        assert f"needs an MFA code from {device}" in results[name]["Error"]
+        assert aws_home.profile_key(name)[0] == keys[name].access_key_id
+    assert results["carol"]["ExitCode"] == 3
+    assert f"naming 2 MFA devices ({MFA_ONE}, {MFA_TWO})" in results["carol"]["Error"]
+    assert results["dave"]["ExitCode"] == 0 and results["dave"]["Rotated"] is True
+
+
+def test_a_token_code_no_key_needs_is_refused(moto_server, aws_home):
+    key = moto_server.make_key(moto_server.make_user(), age_days=100)
+    aws_home.add_profile("alice", key)
+
+    result = aws_home.run(*ALL, "--token-code", "123456")
+
+    assert result.returncode == 3, result.stderr
+    assert result.stderr == (
+        "rotate-my-key: --token-code was given but no MFA device is known (no --mfa-serial, no "
+        "mfa_serial in any profile of the files); nothing was changed\n"
+    )
+    assert result.stdout == ""
+    assert aws_home.profile_key("alice")[0] == key.access_key_id

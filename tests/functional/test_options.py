@@ -78,6 +78,19 @@ ENFORCE_CASES = [
         "--disable-days: must not be less than --remind-days (50 < 100)",
     ),
     (["--grace-days", "-1"], "--grace-days: must be 0 or more days, not -1"),
+    (["--grace-days", "1000000000"], "--grace-days: must be 36500 or less days, not 1000000000"),
+    (
+        ["--remind-days", "36501", "--disable-days", "36501"],
+        "--remind-days: must be 36500 or less days, not 36501",
+    ),
+    (
+        ["--delete-days", "9" * 40],
+        "--delete-days: must be 36500 or less days, not " + "9" * 20 + "...",
+    ),
+    (
+        ["--max-exemption-days", "36501"],
+        "--max-exemption-days: must be 36500 or less days, not 36501",
+    ),
     (["--remind-every", "0"], "--remind-every: must be 1 or more days, not 0"),
     (
         ["--remind-only", "--delete-days", "30"],

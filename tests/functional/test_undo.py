@@ -179,7 +179,9 @@ def test_the_help_page_documents_undo(aws_home):
     words = " ".join(re.sub(".\b", "", result.stdout).split())
     for needle in (
         "aws iam rotate-my-key --undo [--access-key-id <value>] [--user-name <value>] "
-        "[--wait-timeout <seconds>] [--dry-run] [--verbose]",
+        "[--wait-timeout <seconds>] [--mfa-serial <value>] [--token-code <value>] [--dry-run] "
+        "[--verbose]",
+        "--undo needs a code too: its session is of the new key the files hold",
         "or the files may still hold the new key in some profiles",
         "and iam:DeleteAccessKey (to delete the new key), and refuses (exit 3)",
         "Undo the last --no-delete rotation of the profile",

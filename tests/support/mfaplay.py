@@ -49,6 +49,7 @@ UNKNOWN_DEVICE = (
 )
 SESSION_CALLER = "Cannot call GetSessionToken with session credentials"
 INVALID_TOKEN = "The security token included in the request is invalid."
+EXPIRED_TOKEN = "The security token included in the request is expired"
 _SCOPE = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
 _NOT_RESIGNED = frozenset({"authorization", "x-amz-date", "x-amz-security-token"})
 ALWAYS_ALLOWED = frozenset({"sts:GetCallerIdentity"})
@@ -237,6 +238,12 @@ class MfaPlay:
         with self._lock:
             self._codes.setdefault(serial, set()).update(codes)
 
+    def expire_sessions(self) -> None:
+        """Every session issued so far reaches its expiry now (IAM answers ``ExpiredToken``)."""
+        with self._lock:
+            for session in self.sessions.values():
+                session.expires = min(session.expires, time.time())
+
     def session_ids(self) -> set[str]:
         with self._lock:
             return set(self.sessions)
@@ -329,7 +336,9 @@ class MfaPlay:
     ) -> Answer:
         token = next((v for k, v in headers if k.lower() == "x-amz-security-token"), None)
         signer = self._signer_for(session)
-        if token != session.token or time.time() >= session.expires or signer is None:
+        if token == session.token and time.time() >= session.expires:
+            return _iam_error(403, "ExpiredToken", EXPIRED_TOKEN)
+        if token != session.token or signer is None:
             return _iam_error(403, "InvalidClientTokenId", INVALID_TOKEN)
         if not session.mfa:
             action = _params(path, body).get("Action")

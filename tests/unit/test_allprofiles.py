@@ -9,13 +9,8 @@ from typing import Any
 import pytest
 
 from awscli_rotate_key.errors import IamError, RolledBack
-from awscli_rotate_key.rotate.allprofiles import (
-    KeyHolders,
-    MfaCodes,
-    keys_in_files,
-    rotate_all_profiles,
-    worst,
-)
+from awscli_rotate_key.rotate.allprofiles import RunInterrupted, rotate_all_profiles, worst
+from awscli_rotate_key.rotate.allprofiles_keys import KeyHolders, MfaCodes, keys_in_files
 from awscli_rotate_key.rotate.journal import Journal
 from awscli_rotate_key.rotate.profiles import Credentials, KeySource, ProfileFiles
 from awscli_rotate_key.rotate.results import NotDue, Result
@@ -81,7 +76,7 @@ def test_keys_in_files_each_key_once_the_credentials_file_wins(world: World) -> 
 
     assert keys_in_files(world.files) == [
         KeyHolders("AKIAAAAAAAAAAAAAAAA1", ("alice", "alice-copy")),
-        KeyHolders("AKIABBBBBBBBBBBBBBB2", ("bob",), "arn:aws:iam::1:mfa/bob"),
+        KeyHolders("AKIABBBBBBBBBBBBBBB2", ("bob",), ("arn:aws:iam::1:mfa/bob",)),
     ]
 
 
@@ -172,9 +167,12 @@ def test_an_interrupt_stops_the_whole_run(world: World) -> None:
         done.append(source.profile)
         raise KeyboardInterrupt
 
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(RunInterrupted) as stopped:
         world.run(rotate_one)
     assert done == ["a"]
+    (entry,) = stopped.value.done.results  # the key interrupted: reported, then the run stops
+    assert entry["Profiles"] == ["a"] and entry["ExitCode"] == 130
+    assert stopped.value.exit_code == 130
 
 
 DEV1, DEV2 = "arn:aws:iam::123456789012:mfa/one", "arn:aws:iam::123456789012:mfa/two"

@@ -122,9 +122,19 @@ def test_the_session_never_shows_its_secret_or_token() -> None:
 
 
 @pytest.mark.parametrize(
-    ("wait_timeout", "seconds"), [(1, 900), (60, 900), (300, 1200), (1000, 3300), (5000, 3600)]
+    ("wait_timeout", "restart_timeout", "seconds"),
+    [
+        (1, 0, 900),
+        (60, 0, 900),
+        (300, 0, 1200),
+        (1000, 0, 3300),
+        (5000, 0, 15300),  # a long --wait-timeout: the session outlasts it (was capped at 1 h)
+        (60, 300, 900),
+        (60, 3600, 4080),  # --restart-timeout counts: wait x 3 + restart + 300 s
+        (30000, 50000, 129600),  # STS's longest: 36 hours
+    ],
 )
-def test_the_session_lasts_for_the_run_within_15_minutes_and_an_hour(
-    wait_timeout: float, seconds: int
+def test_the_session_lasts_for_the_run_within_15_minutes_and_36_hours(
+    wait_timeout: float, restart_timeout: float, seconds: int
 ) -> None:
-    assert session_seconds(wait_timeout) == seconds
+    assert session_seconds(wait_timeout, restart_timeout) == seconds
