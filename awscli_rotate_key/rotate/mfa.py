@@ -92,7 +92,7 @@ class MfaSession:
         if self._opened is None:
             self._opened = self._get(key)
         elif self._opened.key_id != key.access_key_id:
-            raise Refused(
+            raise SecondCodeNeeded(
                 f"one run uses one MFA code for {self.device}: a session of "
                 f"{key.access_key_id} would need a second code. Run again for that key"
             )
@@ -122,6 +122,10 @@ class MfaSession:
             except IamError as error:
                 opened.refusal = refused_by_sts(error, self.device)
         return opened
+
+
+class SecondCodeNeeded(Refused):
+    """A session of another key was asked for: that needs a second code, never asked in a run."""
 
 
 def refused_by_sts(error: IamError, device: str) -> Refused:

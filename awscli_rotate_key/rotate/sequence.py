@@ -6,11 +6,14 @@ step the journal shows by the recovery (recovery.py).
 
 from __future__ import annotations
 
+from typing import Any
+
+from awscli_rotate_key.errors import Refused
 from awscli_rotate_key.rotate.inflight import locked_run
 from awscli_rotate_key.rotate.journal import JournalRecord
 from awscli_rotate_key.rotate.local import refused_on_local_error
 from awscli_rotate_key.rotate.making import inspect, open_mfa_session, read_key
-from awscli_rotate_key.rotate.mfa import cover_restarts
+from awscli_rotate_key.rotate.mfa import SecondCodeNeeded, cover_restarts
 from awscli_rotate_key.rotate.otherkey import other_key_plan
 from awscli_rotate_key.rotate.profiles import KeySource
 from awscli_rotate_key.rotate.recovery import pending_recovery, recover
@@ -38,9 +41,32 @@ def rotate_my_key(steps: Steps, source: KeySource, options: Options) -> Result:
             recovered, finished = recover(steps, record, options.wait_timeout, restart)
             if finished is not None and record.profile == source.profile:
                 return finished  # the rotation this run was asked for, finished
-        result = rotate_once(steps, source, options)
+        try:
+            result = rotate_once(steps, source, options)
+        except SecondCodeNeeded as error:
+            if recovered is None:
+                raise
+            raise Refused(after_recovery(recovered, source.profile, error)) from None
         result.recovered = recovered
         return result
+
+
+_RECOVERED = {
+    "Completed": "finished the interrupted rotation",
+    "RolledBack": "rolled back the interrupted rotation",
+    "Discarded": "abandoned the interrupted rotation",
+    "Undone": "finished the interrupted --undo",
+}
+
+
+def after_recovery(recovered: dict[str, Any], profile: str, error: SecondCodeNeeded) -> str:
+    """The message when the run's one MFA code went to finishing what an earlier run left."""
+    what = _RECOVERED.get(str(recovered.get("Action")), "handled the interrupted run")
+    return (
+        f"{what} of profile {recovered.get('Profile', profile)!r} with this run's MFA session; "
+        f"rotating profile {profile!r} needs a session of another key ({error}). Nothing else "
+        "was changed: run `aws iam rotate-my-key --token-code CODE` again with a new code"
+    )
 
 
 def session_for_the_restarts(steps: Steps, options: Options, record: JournalRecord | None) -> None:

@@ -208,8 +208,10 @@ def test_a_plain_run_finishes_a_killed_mfa_undo_then_stops_for_a_second_code(  #
 
     # The undo is finished through the new key's session; the rotation asked for would need a
     # session of the restored key, a second code in one run: it stops, and the next run does it.
-    assert result.returncode != 0
+    assert result.returncode == 3, result.stderr
     assert "interrupted --undo" in result.stderr and "second code" in result.stderr
+    assert "finished the interrupted --undo of profile 'alice'" in result.stderr
+    assert "again with a new code" in result.stderr
     assert world.moto.keys(world.user) == {old_id: "Active"}
     assert world.home.profile_key("alice")[0] == old_id
     assert world.get_session_tokens() == [new_id]
