@@ -37,7 +37,7 @@ from awscli_rotate_key.admin.notify import (
     publish,
     send_email,
 )
-from awscli_rotate_key.admin.organization import Access, organization_accounts, over_accounts
+from awscli_rotate_key.admin.organization import over_accounts, plan_accounts
 from awscli_rotate_key.errors import (
     EXIT_AUDIT_ACCOUNT_FAILED,
     EXIT_ENFORCE_ACTION_FAILED,
@@ -96,7 +96,13 @@ def enforce(
     progress: Callable[[int, int], None] | None = None,
 ) -> EnforceRun:
     """The whole run. AWS failures before any account is read (identity, organization) raise."""
-    access, account_ids = _plan(clients, settings)
+    access, account_ids = plan_accounts(
+        clients,
+        settings.role_name,
+        settings.organization,
+        settings.account_ids,
+        session_name=SESSION_NAME,
+    )
 
     def one(account_id: str, iam: Any, fanout: Any) -> AccountWork:
         return enforce_account(account_id, iam, fanout, settings, now)
@@ -122,24 +128,6 @@ def enforce(
         _tell_administrators(run, clients, settings, now)
         write_state_tags(run.items, now.date(), settings.max_concurrency)
     return run
-
-
-def _plan(clients: Clients, settings: EnforceSettings) -> tuple[Access, list[str]]:
-    sts = clients.client("sts")
-    identity = sts.get_caller_identity()
-    caller = str(identity["Account"])
-    access = Access(
-        caller_account=caller,
-        partition=str(identity["Arn"]).split(":")[1],
-        caller_iam=clients.client("iam"),
-        sts=sts,
-        iam_with=clients.member_iam,
-        role_name=settings.role_name,
-        session_name=SESSION_NAME,
-    )
-    if settings.organization:
-        return access, organization_accounts(clients.client("organizations"))
-    return access, list(settings.account_ids) or [caller]
 
 
 def _address(item: Item, settings: EnforceSettings) -> None:

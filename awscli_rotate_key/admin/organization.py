@@ -169,6 +169,32 @@ class Access:
         return f"arn:{self.partition}:iam::{account_id}:role/{self.role_name}"
 
 
+def plan_accounts(
+    clients: Any,
+    role_name: str,
+    organization: bool,
+    account_ids: Sequence[str],
+    session_name: str = SESSION_NAME,
+) -> tuple[Access, list[str]]:
+    """Who is calling, and which accounts to read: the organization's, the ones named, or the
+    caller's own. ``clients``: ``client(service)`` and ``member_iam(credentials)``."""
+    sts = clients.client("sts")
+    identity = sts.get_caller_identity()
+    caller = str(identity["Account"])
+    access = Access(
+        caller_account=caller,
+        partition=str(identity["Arn"]).split(":")[1],
+        caller_iam=clients.client("iam"),
+        sts=sts,
+        iam_with=clients.member_iam,
+        role_name=role_name,
+        session_name=session_name,
+    )
+    if organization:
+        return access, organization_accounts(clients.client("organizations"))
+    return access, list(account_ids) or [caller]
+
+
 @dataclass(frozen=True)
 class Settings:
     now: dt.datetime

@@ -12,12 +12,7 @@ from typing import Any
 from botocore.config import Config
 
 from awscli_rotate_key.admin.audit import Thresholds, audit_document, exit_code
-from awscli_rotate_key.admin.organization import (
-    Access,
-    Settings,
-    audit_accounts,
-    organization_accounts,
-)
+from awscli_rotate_key.admin.organization import Settings, audit_accounts, plan_accounts
 from awscli_rotate_key.admin.report import AWS_FAILURES, describe_failure
 from awscli_rotate_key.commands.audit import NAME
 from awscli_rotate_key.commands.options import (
@@ -144,7 +139,9 @@ def run(session: Any, parsed_args: Any, parsed_globals: Any) -> int:
     no_mfa_prompt_without_terminal(session)  # commands/terminal.py: unattended runs
     clients = SessionClients(session, parsed_globals, options.max_concurrency)
     try:
-        access, account_ids = _plan(clients, options)
+        access, account_ids = plan_accounts(
+            clients, options.role_name, options.organization, options.account_ids
+        )
     except AWS_FAILURES as error:
         _say(describe_failure(error))
         return EXIT_UNEXPECTED
@@ -175,24 +172,6 @@ def render(session: Any, document: dict[str, Any], parsed_globals: Any) -> None:
         document = for_table(document)
     with output_stream(session) as stream:  # v2's pager only when stdout is a terminal
         get_formatter(output, parsed_globals)(NAME, document, stream)
-
-
-def _plan(clients: SessionClients, options: Options) -> tuple[Access, list[str]]:
-    """Who is calling, and which accounts to audit."""
-    sts = clients.client("sts")
-    identity = sts.get_caller_identity()
-    caller = str(identity["Account"])
-    access = Access(
-        caller_account=caller,
-        partition=str(identity["Arn"]).split(":")[1],
-        caller_iam=clients.client("iam"),
-        sts=sts,
-        iam_with=clients.member_iam,
-        role_name=options.role_name,
-    )
-    if options.organization:
-        return access, organization_accounts(clients.client("organizations"))
-    return access, list(options.account_ids) or [caller]
 
 
 def _say(message: str) -> None:

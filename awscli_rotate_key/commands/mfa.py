@@ -11,11 +11,9 @@ import getpass
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from botocore.config import Config
-
 from awscli_rotate_key.commands.iam import history_off_for_this_run, history_suspended, translate
 from awscli_rotate_key.commands.options import text
-from awscli_rotate_key.commands.runtime import one_attempt
+from awscli_rotate_key.commands.runtime import key_clients
 from awscli_rotate_key.errors import Refused
 from awscli_rotate_key.rotate.mfa import CodeSource, MfaSession, session_seconds
 from awscli_rotate_key.rotate.profiles import Credentials, KeySource
@@ -96,28 +94,9 @@ class BotocoreSts:
 def sts_factory(
     session: Any, parsed_globals: Any, wait_timeout: float
 ) -> Callable[[Credentials], BotocoreSts]:
-    """STS clients like the IAM ones: one attempt (a code is good once), the same timeouts,
-    the endpoint from --endpoint-url (v1 and v2) or the environment and profile (v1)."""
-    from awscli.customizations.utils import create_client_from_parsed_globals
-
-    timeout = max(1.0, min(10.0, wait_timeout / 4))
-    config = Config(retries=one_attempt(), connect_timeout=timeout, read_timeout=timeout)
-
-    def make(key: Credentials) -> BotocoreSts:
-        client = create_client_from_parsed_globals(
-            session,
-            "sts",
-            parsed_globals,
-            overrides={
-                "aws_access_key_id": key.access_key_id,
-                "aws_secret_access_key": key.secret_access_key,
-                "aws_session_token": None,
-                "config": config,
-            },
-        )
-        return BotocoreSts(client)
-
-    return make
+    """STS clients like the IAM ones (runtime.key_clients): one attempt, as a code is good once."""
+    make = key_clients(session, parsed_globals, wait_timeout, "sts")
+    return lambda key: BotocoreSts(make(key))
 
 
 def mfa_sessions(

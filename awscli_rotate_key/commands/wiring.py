@@ -7,12 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.config import Config
-
 from awscli_rotate_key.commands.iam import BotocoreIam
 from awscli_rotate_key.commands.mfa import mfa_serial_option, mfa_sessions, token_code_option
 from awscli_rotate_key.commands.options import not_together, text, whole_number
-from awscli_rotate_key.commands.runtime import one_attempt
+from awscli_rotate_key.commands.runtime import key_clients
 from awscli_rotate_key.commands.terminal import stdin_is_a_terminal
 from awscli_rotate_key.commands.undo_option import undo_requested
 from awscli_rotate_key.rotate.allprofiles import AllProfiles, rotate_all_profiles
@@ -77,29 +75,8 @@ def options_from(parsed_args: Any) -> Options:
 def iam_factory(
     session: Any, parsed_globals: Any, wait_timeout: float
 ) -> Callable[[Credentials], BotocoreIam]:
-    from awscli.customizations.utils import create_client_from_parsed_globals
-
-    # One attempt per call: CreateAccessKey must never be retried blindly (a second key), and
-    # the core retries what is safe to retry within --wait-timeout.
-    # A hung call must not carry the run far past --wait-timeout.
-    timeout = max(1.0, min(10.0, wait_timeout / 4))
-    config = Config(retries=one_attempt(), connect_timeout=timeout, read_timeout=timeout)
-
-    def make(credentials: Credentials) -> BotocoreIam:
-        client = create_client_from_parsed_globals(
-            session,
-            "iam",
-            parsed_globals,
-            overrides={
-                "aws_access_key_id": credentials.access_key_id,
-                "aws_secret_access_key": credentials.secret_access_key,
-                "aws_session_token": credentials.session_token,
-                "config": config,
-            },
-        )
-        return BotocoreIam(client)
-
-    return make
+    make = key_clients(session, parsed_globals, wait_timeout, "iam")
+    return lambda credentials: BotocoreIam(make(credentials))
 
 
 @dataclass(frozen=True)
