@@ -1,4 +1,4 @@
-"""--all-profiles, as a review found it: one journal per config directory, Ctrl-C, MFA devices.
+"""--all-profiles: one journal per config directory, Ctrl-C, MFA devices.
 
 A rotation left in flight (exit 5: its restart command failed) is recovered once, first, as
 its own entry; while it stays in flight no other key starts (exit 3, "not attempted"). Ctrl-C

@@ -1,4 +1,4 @@
-"""Review fixes of the rotation core (issue 9): a restarted service keeps its key, MFA
+"""The rotation core after a restart and under MFA: a restarted service keeps its key, MFA
 recovery that cannot wedge, the MFA device journaled, a session that lasts and may expire,
 the retirement budget after a restart, and the restart's environment.
 """

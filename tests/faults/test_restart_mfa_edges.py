@@ -1,5 +1,5 @@
-"""Review fixes of the rotation core (issue 9), through the real ``aws`` and the fault proxy:
-a service restarted on the new key keeps it, an MFA session that expires or is too short, the
+"""Through the real ``aws`` and the fault proxy: a service restarted on the new key keeps it,
+an MFA session that expires or is too short, the
 MFA device a resumed run needs.
 """
 
