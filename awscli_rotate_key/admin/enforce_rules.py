@@ -67,6 +67,10 @@ class EnforceSettings:
             raise SettingsConflict("disable_days", why, "remind_days")
         if self.delete_days is not None and self.remind_only:
             raise SettingsConflict("delete_days", "cannot be used with {other}", "remind_only")
+        if self.disable_unused_days is not None and self.remind_only:
+            # It only ever disables: with --remind-only it would be silently ignored.
+            why = "cannot be used with {other}"
+            raise SettingsConflict("disable_unused_days", why, "remind_only")
         if self.organization and self.account_ids:
             raise SettingsConflict("organization", "cannot be used with {other}", "account_ids")
         if self.admin_emails and not self.sender:

@@ -96,6 +96,10 @@ ENFORCE_CASES = [
         ["--remind-only", "--delete-days", "30"],
         "--delete-days: cannot be used with --remind-only",
     ),
+    (
+        ["--remind-only", "--disable-unused-days", "45"],
+        "--disable-unused-days: cannot be used with --remind-only",
+    ),
     (["--delete-days", "soon"], "--delete-days: 'soon' is not a whole number of days"),
     (["--disable-unused-days", "-3"], "--disable-unused-days: must be 0 or more days, not -3"),
     (["--email-tag", ""], "--email-tag: must not be empty"),

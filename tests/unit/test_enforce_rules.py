@@ -288,6 +288,11 @@ CONFLICTS = [
     ),
     ({"delete_days": 30, "remind_only": True}, "delete_days", "cannot be used with REMIND_ONLY"),
     (
+        {"disable_unused_days": 45, "remind_only": True},
+        "disable_unused_days",
+        "cannot be used with REMIND_ONLY",
+    ),
+    (
         {"organization": True, "account_ids": ("222222222222",)},
         "organization",
         "cannot be used with ACCOUNT_IDS",
