@@ -221,7 +221,7 @@ def print_verdict(audit: Side, enforce: Side, args: argparse.Namespace) -> bool:
     print(
         f"     latency alone for {enforce.calls * scale:,.0f} calls at {args.latency * 1000:g} ms: "
         + ", ".join(f"{f:.0f} s at --max-concurrency {c}" for c, f in floors.items())
-        + " (8: the template's default)"
+        + " (8: the command's default; 16: the template's)"
     )
     cpu = sum(sum(m.cpu.values()) for m in enforce.measures) / len(enforce.measures)
     print(f"  enforcement used {cpu:.1f} CPU s per run on {os.cpu_count()} CPUs (all processes)")

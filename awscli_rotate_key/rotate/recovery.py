@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from awscli_rotate_key.errors import IamError, PartlyDone, Refused, RolledBack
-from awscli_rotate_key.rotate.journal import UNDOING, JournalRecord
+from awscli_rotate_key.rotate.journal import RETIRING, UNDOING, JournalRecord
 from awscli_rotate_key.rotate.local import describe
 from awscli_rotate_key.rotate.making import still_pending
 from awscli_rotate_key.rotate.profiles import Credentials
@@ -71,7 +71,7 @@ def recover(
         pending_session(
             steps, record, current, f"the files hold the old key {current.access_key_id}"
         )
-        return undo_unsaved(steps, record, current), None
+        return undo_unsaved_or_refuse(steps, record, current), None
     if not holds_the_new_key(steps, record, current):
         reason = (
             f"profile {record.profile!r} now holds {current.access_key_id}, a key it did not make"
@@ -149,6 +149,27 @@ def discard(steps: Steps, record: JournalRecord, reason: str) -> Summary:
     except OSError as error:
         raise Refused(still_pending(record, error, "no key in your files was changed")) from None
     return {"Action": "Discarded", "DeletedAccessKeyIds": deleted, **pending_recovery(record)}
+
+
+def undo_unsaved_or_refuse(steps: Steps, record: JournalRecord, old: Credentials) -> Summary:
+    """Undo a rotation whose files hold the old key; if the run had begun retiring it (the
+    files were put back on it by hand, say), the old key may be Inactive or gone: say so."""
+    try:
+        return undo_unsaved(steps, record, old)
+    except IamError as error:
+        # InvalidClientTokenId counts as transient for a new key, never for this old one.
+        if record.step != RETIRING or (error.transient and error.code != "InvalidClientTokenId"):
+            raise
+        new_id = record.new_key_id or "the new key"
+        raise Refused(
+            f"an interrupted rotation of profile {record.profile!r} had proven the new key "
+            f"{new_id} and begun retiring the old key {record.old_key_id}, but the files hold "
+            f"the old key again, which IAM does not accept ({error.code}: it may be Inactive or "
+            f"deleted). Nothing was changed: put {new_id} back in the files, or reactivate "
+            f"{record.old_key_id} (`aws iam update-access-key --access-key-id "
+            f"{record.old_key_id} --status Active`, with other credentials), then run "
+            "`aws iam rotate-my-key` again"
+        ) from None
 
 
 def undo_unsaved(steps: Steps, record: JournalRecord, old: Credentials) -> Summary:

@@ -424,3 +424,33 @@ def test_the_session_lasts_through_the_restart_a_journal_recorded(mfa: MfaHome) 
 
     assert isinstance(rotate_my_key(steps, SOURCE, Options(wait_timeout=30.0)), Rotated)
     assert [seconds for _, seconds in asked] == [session_seconds(30.0, 5000.0)]
+
+
+# -- files put back on the old key by hand while its retirement was in flight ------------------
+
+
+@pytest.mark.parametrize("killed_after", ["UpdateAccessKey", "DeleteAccessKey"])
+def test_files_put_back_on_an_old_key_being_retired_get_one_line_saying_what_to_do(
+    home: Home, killed_after: str
+) -> None:
+    def kill(*_: object) -> None:
+        raise Killed
+
+    home.iam.after[killed_after] = kill
+    with pytest.raises(Killed):
+        home.run()
+    home.iam.after.clear()
+    new_id = home.new_key_id()
+    old_id = home.old.access_key_id
+    assert home.record().step == RETIRING
+    home.credentials.write_text(hold(home.old))  # a backup restored by hand
+
+    with pytest.raises(Refused) as refused:
+        home.run()
+
+    message = str(refused.value)
+    assert f"put {new_id} back in the files" in message
+    assert f"update-access-key --access-key-id {old_id} --status Active" in message
+    assert home.iam.status(new_id) == ACTIVE and home.in_flight() != set()  # nothing changed
+    home.credentials.write_text(hold(Credentials(new_id, home.iam.keys[new_id].secret)))
+    assert isinstance(home.run(), Rotated)  # the new key back in the files: finished
