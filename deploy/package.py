@@ -69,6 +69,22 @@ def left_untracked(root: Path = ROOT) -> list[str]:
     return sorted(p.relative_to(root).as_posix() for p in others if p.suffix == ".py")
 
 
+def changed_since_commit(root: Path = ROOT) -> list[str]:
+    """Tracked files of the package whose working copy differs from HEAD: the zip holds the
+    working copies, so it is "the same bytes for the same commit" only on a clean tree."""
+    if not (root / ".git").exists():
+        return []
+    try:
+        listed = subprocess.run(
+            ["git", "-C", str(root), "diff", "--name-only", "-z", "HEAD", "--", PACKAGE],
+            check=True,
+            capture_output=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return []
+    return sorted(name for name in listed.decode("utf-8").split("\0") if name.endswith(".py"))
+
+
 def _left_out(package: Path, directory: Path) -> bool:
     """A directory of ``commands/`` (awscli) or a ``__pycache__``."""
     parts = directory.relative_to(package).parts
@@ -96,6 +112,11 @@ def main(argv: list[str] | None = None) -> int:
     built = build(args.output)
     for name in left_untracked():
         print(f"warning: {name} is not tracked by git, so it is not in the zip", file=sys.stderr)
+    for name in changed_since_commit():
+        print(
+            f"warning: {name} differs from the commit: this zip is not the commit's",
+            file=sys.stderr,
+        )
     count = len(zipfile.ZipFile(built).namelist())
     print(f"{built}: {count} modules, {built.stat().st_size} bytes")
     return 0

@@ -285,7 +285,14 @@ def credible_state(
     if key.create_date is None:
         return state, None
     latest = (key.create_date + rules.disable_days * _DAY).date()  # besides reminder + grace
-    flaw = incredible_date(key.access_key_id or "", state, latest, rules.grace_days, today)
+    flaw = incredible_date(
+        key.access_key_id or "",
+        state,
+        latest,
+        rules.grace_days,
+        today,
+        rules.max_exemption_days,
+    )
     return (state, None) if flaw is None else (NO_STATE, flaw)
 
 

@@ -24,8 +24,9 @@ MAX_VALUE = 256
 ALLOWED = re.compile(r"^[A-Za-z0-9 _.:/=+\-@]*$")  # IAM's characters for tag values
 _ENTRY = re.compile(r"^([A-Z0-9]{16,128})((?:/[rdx]\d{4}-\d{2}-\d{2})*)$")
 _FIELDS = (("r", "last_reminded"), ("d", "disable_date"), ("x", "deactivated"))
-# How far past the latest DisableDate a run could have announced a `d` may be and still be
-# believed (room for a --grace-days lowered since); later, it is a self-granted exemption.
+# How far past the latest DisableDate a run could announce with today's options a `d` may be
+# and still be believed: at least this, and at least --max-exemption-days (room for a
+# --grace-days or --disable-days lowered since); later, it is a self-granted exemption.
 MARGIN = dt.timedelta(days=7)
 
 
@@ -85,20 +86,27 @@ def _parse_entry(word: str, today: dt.date) -> tuple[str, KeyState]:
 
 
 def incredible_date(
-    key_id: str, state: KeyState, latest_by_age: dt.date, grace_days: int, today: dt.date
+    key_id: str,
+    state: KeyState,
+    latest_by_age: dt.date,
+    grace_days: int,
+    today: dt.date,
+    max_exemption_days: int = 0,
 ) -> str | None:
     """Why the key's ``d`` cannot be believed, or None.
 
     A run announces at most max(CreateDate + --disable-days (``latest_by_age``), its reminder
     + --grace-days); a later ``d`` (e.g. a hand-written 9999-12-31) would exempt the key for
-    ever, past --max-exemption-days.
+    ever, past --max-exemption-days. A ``d`` up to --max-exemption-days past that bound is
+    believed: a date announced under a longer grace stays, as an announced date never moves
+    earlier, and a forged one exempts no longer than an exemption tag may.
     """
     announced = state.disable_date
     if announced is None:
         return None
     reminded = state.last_reminded or today
     latest = max(today, latest_by_age, reminded + dt.timedelta(days=grace_days))
-    if announced <= latest + MARGIN:
+    if announced <= latest + max(MARGIN, dt.timedelta(days=max_exemption_days)):
         return None
     return (
         f"STATE_TAG_IGNORED: {STATE_TAG} entry of {key_id}: DisableDate {announced} is later "

@@ -36,9 +36,13 @@ class KeyHolders:
 
     key_id: str
     profiles: tuple[str, ...]
-    # Every device named by a holder, or by a role profile whose source_profile chain ends at
-    # one: one is the device its rotation needs; two are refused (which one is meant?).
+    # Every device named by a holder (else by a role profile whose source_profile chain ends at
+    # one): one is the device its rotation needs; two are refused (which one is meant?).
     mfa_serials: tuple[str, ...] = ()
+    # The devices came from role profiles only: such a device may be for AssumeRole alone, so
+    # the key goes without MFA when no code can be had for it (an MFA-only policy then refuses
+    # at the pre-check: exit 3, nothing changed).
+    mfa_from_roles: bool = False
 
 
 def keys_in_files(files: ProfileFiles) -> list[KeyHolders]:
@@ -58,10 +62,12 @@ def keys_in_files(files: ProfileFiles) -> list[KeyHolders]:
         if not _temporary(values):
             holders.setdefault(str(key_id), []).append(loc.profile)
     settings = _settings(sections)
-    return [
-        KeyHolders(key_id, tuple(profiles), _devices(settings, profiles))
-        for key_id, profiles in holders.items()
-    ]
+    found = []
+    for key_id, profiles in holders.items():
+        own = _devices(settings, profiles, roles=False)
+        roles = () if own else _devices(settings, profiles, roles=True)
+        found.append(KeyHolders(key_id, tuple(profiles), own or roles, bool(roles)))
+    return found
 
 
 def _temporary(values: Mapping[str, Any]) -> bool:
@@ -82,14 +88,21 @@ def _settings(sections: Sections) -> dict[str, dict[str, str]]:
     return merged
 
 
-def _devices(settings: Mapping[str, Mapping[str, str]], holders: Iterable[str]) -> tuple[str, ...]:
-    """The mfa_serial of each holder and of each profile whose source_profile chain ends at one."""
+def _devices(
+    settings: Mapping[str, Mapping[str, str]], holders: Iterable[str], roles: bool
+) -> tuple[str, ...]:
+    """The mfa_serial of each holder, or (``roles``) of each other profile whose source_profile
+    chain ends at one."""
     holding = set(holders)
     found = [
         values["mfa_serial"]
         for profile, values in settings.items()
         if values.get("mfa_serial")
-        and (profile in holding or _chain_end(settings, profile) in holding)
+        and (
+            _chain_end(settings, profile) in holding and profile not in holding
+            if roles
+            else profile in holding
+        )
     ]
     return tuple(dict.fromkeys(found))
 
@@ -122,6 +135,10 @@ class MfaRun:
                 raise Refused(_unused_code(codes.serial))
         return cls(codes, terminal, device)
 
+    def _can_serve(self, device: str, key_id: str) -> bool:
+        unused = self.used.get(device, key_id) == key_id
+        return unused and (self.terminal or device == self.code_device)
+
     def sessions(self, holders: KeyHolders) -> MfaSessions | None:
         """The key's ``Steps.mfa`` (None: it needs no MFA); Refused when no code can serve."""
         if not holders.mfa_serials or self.codes is None:
@@ -135,6 +152,8 @@ class MfaRun:
                 f"{again} --mfa-serial ARN`, or set one mfa_serial in those profiles"
             )
         again += " --token-code CODE` with a new code from that device"
+        if holders.mfa_from_roles and not self._can_serve(device, holders.key_id):
+            return None  # a role's device, and no code for it: the key's own policy decides
         if self.used.get(device, holders.key_id) != holders.key_id:
             raise Refused(
                 f"{holders.key_id} needs an MFA code from {device}, whose code was already "

@@ -102,7 +102,7 @@ def pending_session(steps: Steps, record: JournalRecord, key: Credentials, state
     except Refused as error:
         raise Refused(
             f"an interrupted rotation of profile {record.profile!r} is pending ({state}); a "
-            f"run with an MFA code finishes it, and this one has none: {error}"
+            f"run with a valid MFA code finishes it, and this one could not use one: {error}"
         ) from None
 
 

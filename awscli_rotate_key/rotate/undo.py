@@ -20,7 +20,7 @@ from awscli_rotate_key.rotate.inflight import locked_run
 from awscli_rotate_key.rotate.journal import UNDOING, JournalRecord
 from awscli_rotate_key.rotate.local import refused_on_local_error
 from awscli_rotate_key.rotate.profiles import KeySource
-from awscli_rotate_key.rotate.recovery import pending_recovery, recover
+from awscli_rotate_key.rotate.recovery import pending_recovery, recover, refuse_without_its_device
 from awscli_rotate_key.rotate.results import Undone, UndoPlan
 from awscli_rotate_key.rotate.rights import retirement_rights
 from awscli_rotate_key.rotate.rotation import Options, Steps
@@ -55,6 +55,7 @@ def finish_pending(
     if record is None:
         return None
     if record.step == UNDOING and record.profile == source.profile:
+        refuse_without_its_device(steps, record)
         undone = finish_undo(steps, record, options.wait_timeout)
         if undone is not None:
             undone.recovered = undone_summary(record)
@@ -90,6 +91,8 @@ def undo(steps: Steps, undoing: Undoing, wait_timeout: float) -> Undone:
         step=UNDOING,
         new_key_id=undoing.new.access_key_id,
         files=list(steps.files.paths()),
+        # A resumed --undo without a session of this device would be denied halfway.
+        mfa_device=steps.mfa.device if steps.mfa is not None else None,
     )
     with refused_on_local_error("write the journal for --undo"):
         steps.journal.save(record)

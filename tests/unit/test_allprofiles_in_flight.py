@@ -166,7 +166,7 @@ def test_any_holder_or_role_profile_on_the_key_names_its_device(world: World) ->
 
     assert keys_in_files(world.files) == [
         KeyHolders(shared.access_key_id, ("shared", "shared-copy"), (DEV1,)),
-        KeyHolders(bobs.access_key_id, ("bob",), (DEV2,)),
+        KeyHolders(bobs.access_key_id, ("bob",), (DEV2,), mfa_from_roles=True),
         KeyHolders(carols.access_key_id, ("carol", "carol-copy"), (DEV1, DEV2)),
     ]
 
@@ -176,6 +176,15 @@ def test_any_holder_or_role_profile_on_the_key_names_its_device(world: World) ->
     assert results["carol"]["ExitCode"] == 3
     assert "naming 2 MFA devices" in results["carol"]["Error"]
     assert "--profile carol --mfa-serial ARN" in results["carol"]["Error"]
+
+    # Without a terminal and a code for it, a role's device is not the key's: bob goes
+    # without MFA (his own policy decides); a holder's device still needs its code.
+    done, results = run_mfa(world, terminal=False)  # the code is for DEV1 (the first device)
+    assert ("shared", (DEV1, True)) in done and ("bob", None) in done
+    done, results = run_mfa(world, terminal=False, has_code=False)
+    assert ("bob", None) in done and results["shared"]["ExitCode"] == 3
+    done, _ = run_mfa(world, terminal=False, serial=DEV2)  # a code for the role's device
+    assert ("bob", (DEV2, True)) in done
 
 
 def test_a_token_code_no_key_needs_is_refused_before_anything(world: World) -> None:

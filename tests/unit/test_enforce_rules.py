@@ -166,17 +166,35 @@ def test_a_disable_date_later_than_this_tool_announces_is_ignored_and_reported()
         "9999-12-31 is later than this tool announces (at most 2024-06-06 with these options); "
         "the key is judged as never announced",
     )
-    # The latest it could announce: reminder + grace + 7 days' margin, or CreateDate + 120.
+    # Believed up to --max-exemption-days (180) past the latest it could announce now
+    # (reminder + grace 2024-06-06, or CreateDate + 120): no longer than an exemption tag.
     assert (
-        decide(key(130), user(KeyState(day("2024-05-30"), day("2024-06-13"))), RULES, NOW) is None
+        decide(key(130), user(KeyState(day("2024-05-30"), day("2024-12-03"))), RULES, NOW) is None
     )
-    beyond = decide(key(130), user(KeyState(day("2024-05-30"), day("2024-06-14"))), RULES, NOW)
+    beyond = decide(key(130), user(KeyState(day("2024-05-30"), day("2024-12-04"))), RULES, NOW)
+    assert beyond is not None and beyond.state_ignored
+    shorter = replace(RULES, max_exemption_days=3)  # at least 7 days' margin, whatever it says
+    assert (
+        decide(key(130), user(KeyState(day("2024-05-30"), day("2024-06-13"))), shorter, NOW) is None
+    )
+    beyond = decide(key(130), user(KeyState(day("2024-05-30"), day("2024-06-14"))), shorter, NOW)
     assert beyond is not None and beyond.state_ignored
     early = KeyState(day("2024-05-30"), day("2024-06-25"))  # a 95-day key: CreateDate + 120
     assert decide(key(95), user(early), RULES, NOW) is None
-    no_reminder = KeyState(disable_date=day("2024-07-01"))  # today + 7 + 7 at most
+    no_reminder = KeyState(disable_date=day("2024-12-06"))  # past today + 7 + 180
     got = decide(key(130), user(no_reminder), RULES, NOW)
     assert got is not None and got.state_ignored and got.action == REMIND
+
+
+def test_a_date_announced_under_a_longer_grace_never_moves_earlier() -> None:
+    """--grace-days lowered from 30 to 7: the date announced with 30 days stands."""
+    announced = KeyState(day("2024-05-20"), day("2024-06-19"))  # reminded, + 30 days
+    again = decide(key(130), user(announced), RULES, NOW)  # reminded again, same date
+    assert again is not None and (again.action, again.disable_date) == (REMIND, day("2024-06-19"))
+    assert not again.state_ignored
+    later = NOW + dt.timedelta(days=18)
+    got = decide(key(148), user(announced), RULES, later)
+    assert got is not None and (got.action, got.disable_date) == (DISABLE, day("2024-06-19"))
 
 
 def test_remind_only_never_disables_or_deletes() -> None:

@@ -16,7 +16,7 @@ from awscli_rotate_key.errors import Refused
 from awscli_rotate_key.rotate.journal import UNDOING
 from awscli_rotate_key.rotate.results import Rotated, Undone, UndoPlan
 from awscli_rotate_key.rotate.rotation import ACTIVE, DELETED, INACTIVE
-from tests.unit.test_mfa_steps import FakeMfa, MfaHome, MfaIam
+from tests.unit.test_mfa_steps import DEVICE, FakeMfa, MfaHome, MfaIam
 from tests.unit.test_rotation import Killed, kill
 from tests.unit.test_undo import kept_file, make_undo_home
 
@@ -132,3 +132,26 @@ def test_a_killed_mfa_undo_is_finished_by_the_next_undo_with_a_new_code(
     assert {s for _, s, _ in managing} == {f"session:{signer}"}, log
     assert log[-1] == ("DeleteAccessKey", f"session:{signer}", new)
     assert_back_on_the_old_key(mfa_home, old, new)
+
+
+@pytest.mark.parametrize("plain_run", [False, True], ids=["--undo", "a plain run"])
+def test_a_killed_mfa_undo_resumed_without_its_device_refuses_before_any_call(
+    mfa_home: MfaHome, plain_run: bool
+) -> None:
+    home = mfa_home.home
+    old = home.old.access_key_id
+    rotated_keeping_the_old_key(mfa_home)
+    home.iam.after["UpdateAccessKey"] = kill  # the old key reactivated, then the run died
+    with pytest.raises(Killed):
+        mfa_home.run(undo=True)
+    home.iam.after.clear()
+    assert home.record().mfa_device == DEVICE
+    mfa_home.world.log.clear()
+    before = len(home.iam.log)
+
+    with pytest.raises(Refused) as refused:
+        home.run() if plain_run else home.run(undo=True)  # no --mfa-serial: no session
+
+    assert f"--mfa-serial {DEVICE} --token-code CODE" in str(refused.value)
+    assert home.iam.log[before:] == []  # not one IAM call
+    assert home.record().step == UNDOING and home.iam.status(old) == ACTIVE

@@ -118,3 +118,18 @@ def test_in_a_git_checkout_only_tracked_files_go_in(built: Path, tmp_path: Path)
     _git(tree, "add", "--", str(stray))
     tracked = package.build(tmp_path / "with-it.zip", root=tree)
     assert "awscli_rotate_key/admin/scratch.py" in zipfile.ZipFile(tracked).namelist()
+
+
+def test_a_module_changed_since_the_commit_is_warned_of(tmp_path: Path) -> None:
+    """The zip holds the working copies: a tree that differs from HEAD is named, not hidden."""
+    tree = tmp_path / "checkout"
+    for name, path in package.sources():
+        (tree / name).parent.mkdir(parents=True, exist_ok=True)
+        (tree / name).write_bytes(path.read_bytes())
+    _git(tree, "init", "-q")
+    _git(tree, "add", "--", package.PACKAGE)
+    _git(tree, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "c")
+    assert package.changed_since_commit(tree) == []
+    keys = tree / package.PACKAGE / "keys.py"
+    keys.write_text(keys.read_text() + "# edited\n")
+    assert package.changed_since_commit(tree) == ["awscli_rotate_key/keys.py"]
